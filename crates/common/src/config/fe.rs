@@ -1,0 +1,242 @@
+//! `fe.conf`: the frontend's config keys, with StarRocks's names and defaults.
+
+use std::path::Path;
+use std::path::PathBuf;
+
+use crate::config::ConfigStruct;
+use crate::error::Error;
+use crate::error::Result;
+
+crate::define_config! {
+    /// The frontend's configuration (`fe.conf`).
+    pub struct FeConfig {
+        /// Directory of the journal, checkpoint images and the VERSION/ROLE files.
+        meta_dir: String = "${STARROCKS_HOME}/meta", mutable = false;
+        /// Directory where bin/start_fe.sh writes fe.out and fe.pid.
+        sys_log_dir: String = "${STARROCKS_HOME}/log", mutable = false;
+        /// Log level: FATAL, ERROR, WARN, INFO, DEBUG (TRACE also accepted).
+        sys_log_level: String = "INFO", mutable = false;
+        /// Port of the replicated journal (raft) and FE-to-FE internal RPC; identifies an FE.
+        edit_log_port: i32 = "9010", mutable = false;
+        /// HTTP port: health, metrics, web pages, Stream Load entry.
+        http_port: i32 = "8030", mutable = false;
+        /// RPC port for backends and forwarded statements.
+        rpc_port: i32 = "9020", mutable = false;
+        /// MySQL protocol port.
+        query_port: i32 = "9030", mutable = false;
+        /// Semicolon-separated CIDRs; the node advertises (and listens on) the first local address inside one of them.
+        priority_networks: String = "", mutable = false;
+        /// Pins the advertised address (overrides priority_networks).
+        frontend_address: String = "", mutable = false;
+        /// Cluster id to create on first start (-1: random); a stored id that differs refuses to start.
+        cluster_id: i32 = "-1", mutable = false;
+        /// Seconds between the leader's heartbeats to FEs (also the heartbeat RPC timeout).
+        heartbeat_timeout_second: i32 = "5", mutable = true;
+        /// Consecutive failed heartbeats tolerated before a node is shown as not alive.
+        heartbeat_retry_times: i32 = "3", mutable = true;
+        /// Largest clock difference (ms) to the leader a frontend may have to join and be alive.
+        max_bdbje_clock_delta_ms: i64 = "5000", mutable = false;
+        /// Milliseconds between raft heartbeats from the leader.
+        raft_heartbeat_interval_ms: i64 = "150", mutable = false;
+        /// A follower that hears no leader for this many ms (randomized up to twice) starts an election.
+        raft_election_timeout_ms: i64 = "1000", mutable = false;
+        /// Seconds a journal write waits for a quorum of followers before failing.
+        bdbje_replica_ack_timeout_second: i32 = "10", mutable = true;
+        /// A checkpoint image is written (and the log purged) every this many journal entries.
+        edit_log_roll_num: i64 = "50000", mutable = false;
+        /// Timeout (ms) of one RPC to another frontend, e.g. a forwarded statement.
+        thrift_rpc_timeout_ms: i32 = "10000", mutable = true;
+        /// Seconds a non-leader may lag the leader's journal before it stops serving reads.
+        meta_delay_toleration_second: i32 = "300", mutable = true;
+        /// Version string in the MySQL handshake and @@version.
+        mysql_server_version: String = "5.1.0", mutable = true;
+        /// Maximum number of MySQL connections to this FE.
+        qe_max_connection: i32 = "4096", mutable = false;
+        /// shared_nothing: data lives on the backends' local disks.
+        run_mode: String = "shared_nothing", mutable = false;
+        /// Test-only: offset (ms) added to this node's clock, to simulate clock skew.
+        debug_clock_offset_ms: i64 = "0", mutable = false;
+    }
+}
+
+impl ConfigStruct for FeConfig {
+    fn set_key(&mut self, key: &str, value: &str) -> std::result::Result<(), String> {
+        self.set(key, value)
+    }
+    fn knows(key: &str) -> bool {
+        FeConfig::key_info(key).is_some()
+    }
+}
+
+impl FeConfig {
+    /// Loads `path`, expands `${STARROCKS_HOME}` and checks the values; returns warnings too.
+    pub fn load(path: &Path) -> Result<(FeConfig, Vec<String>)> {
+        let home = home_of_conf(path);
+        let mut config = FeConfig::default();
+        let warnings = crate::config::load_into(&mut config, path, &home)?;
+        config.meta_dir = crate::config::expand_home(&config.meta_dir, &home);
+        config.sys_log_dir = crate::config::expand_home(&config.sys_log_dir, &home);
+        config.validate()?;
+        Ok((config, warnings))
+    }
+
+    /// Checks values and the relations between them.
+    pub fn validate(&self) -> Result<()> {
+        let ports = [
+            ("edit_log_port", self.edit_log_port),
+            ("http_port", self.http_port),
+            ("rpc_port", self.rpc_port),
+            ("query_port", self.query_port),
+        ];
+        for (name, port) in ports {
+            if !(1..=65535).contains(&port) {
+                return Err(Error::invalid(format!(
+                    "{name} = {port} is not a TCP port (1..65535)"
+                )));
+            }
+        }
+        for (i, (a, pa)) in ports.iter().enumerate() {
+            for (b, pb) in &ports[i + 1..] {
+                if pa == pb {
+                    return Err(Error::invalid(format!(
+                        "{a} and {b} are both {pa}; each port must differ"
+                    )));
+                }
+            }
+        }
+        if self.meta_dir.trim().is_empty() {
+            return Err(Error::invalid("meta_dir is empty"));
+        }
+        if self.heartbeat_timeout_second < 1 {
+            return Err(Error::invalid(
+                "heartbeat_timeout_second must be at least 1",
+            ));
+        }
+        if self.heartbeat_retry_times < 0 {
+            return Err(Error::invalid("heartbeat_retry_times must not be negative"));
+        }
+        if self.raft_heartbeat_interval_ms < 10 {
+            return Err(Error::invalid(
+                "raft_heartbeat_interval_ms must be at least 10",
+            ));
+        }
+        // A follower must hear several heartbeats per election timeout, or a slow tick starts
+        // needless elections.
+        if self.raft_election_timeout_ms < 3 * self.raft_heartbeat_interval_ms {
+            return Err(Error::invalid(format!(
+                "raft_election_timeout_ms ({}) must be at least 3 x raft_heartbeat_interval_ms ({})",
+                self.raft_election_timeout_ms, self.raft_heartbeat_interval_ms
+            )));
+        }
+        if self.bdbje_replica_ack_timeout_second < 1 {
+            return Err(Error::invalid(
+                "bdbje_replica_ack_timeout_second must be at least 1",
+            ));
+        }
+        if self.edit_log_roll_num < 100 {
+            return Err(Error::invalid("edit_log_roll_num must be at least 100"));
+        }
+        if self.thrift_rpc_timeout_ms < 100 {
+            return Err(Error::invalid("thrift_rpc_timeout_ms must be at least 100"));
+        }
+        if self.max_bdbje_clock_delta_ms < 0 {
+            return Err(Error::invalid(
+                "max_bdbje_clock_delta_ms must not be negative",
+            ));
+        }
+        if self.qe_max_connection < 1 {
+            return Err(Error::invalid("qe_max_connection must be at least 1"));
+        }
+        if self.cluster_id < -1 || self.cluster_id == 0 {
+            return Err(Error::invalid(
+                "cluster_id must be -1 (generate) or a positive integer",
+            ));
+        }
+        if self.run_mode != "shared_nothing" {
+            return Err(Error::invalid(format!(
+                "run_mode '{}' is not supported: Tessera runs shared_nothing",
+                self.run_mode
+            )));
+        }
+        crate::net::parse_cidr_list(&self.priority_networks)?;
+        Ok(())
+    }
+
+    /// The meta directory as a path.
+    pub fn meta_path(&self) -> PathBuf {
+        PathBuf::from(&self.meta_dir)
+    }
+}
+
+/// `STARROCKS_HOME` for a config file: the parent of the directory that holds it
+/// (`<home>/conf/fe.conf`).
+pub fn home_of_conf(path: &Path) -> PathBuf {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    abs.parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_starrocks_ports() {
+        let c = FeConfig::default();
+        assert_eq!(
+            (c.edit_log_port, c.http_port, c.rpc_port, c.query_port),
+            (9010, 8030, 9020, 9030)
+        );
+        c.validate().expect("defaults are valid");
+    }
+
+    #[test]
+    fn loads_a_file_with_unknown_keys_and_home() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("conf")).expect("mkdir");
+        let path = dir.path().join("conf/fe.conf");
+        std::fs::write(
+            &path,
+            "LOG_DIR = ${STARROCKS_HOME}/log\nJAVA_OPTS=\"-Xmx1g\"\nhttp_port = 8031\nsys_log_dir = ${LOG_DIR}\n",
+        )
+        .expect("write");
+        let (c, warnings) = FeConfig::load(&path).expect("loads");
+        assert_eq!(c.http_port, 8031);
+        assert_eq!(warnings.len(), 2);
+        if std::env::var("STARROCKS_HOME").is_err() {
+            assert!(c.meta_dir.ends_with("/meta"));
+            assert!(c.sys_log_dir.ends_with("/log"));
+        }
+    }
+
+    #[test]
+    fn bad_value_names_file_and_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("fe.conf");
+        std::fs::write(&path, "# x\nhttp_port = eighty\n").expect("write");
+        let err = FeConfig::load(&path).expect_err("bad value");
+        assert!(err.message.contains("fe.conf:2"), "{}", err.message);
+        assert!(err.message.contains("http_port"), "{}", err.message);
+    }
+
+    #[test]
+    fn duplicate_ports_are_refused() {
+        let c = FeConfig {
+            http_port: 9030,
+            ..FeConfig::default()
+        };
+        let err = c.validate().expect_err("duplicate");
+        assert!(err.message.contains("query_port"), "{}", err.message);
+    }
+
+    #[test]
+    fn set_rejects_unknown_key_and_bad_type() {
+        let mut c = FeConfig::default();
+        assert!(c.set("no_such_key", "1").is_err());
+        assert!(c.set("heartbeat_retry_times", "x").is_err());
+        c.set("heartbeat_retry_times", "7").expect("sets");
+        assert_eq!(c.get("heartbeat_retry_times").as_deref(), Some("7"));
+    }
+}

@@ -1,0 +1,174 @@
+//! Stable status codes and their single mapping to MySQL error numbers.
+//!
+//! Every error that can reach a user carries a [`StatusCode`]. The numbers are stable (they are
+//! part of the product's interface: logs, HTTP replies and RPC metadata carry them), grouped in
+//! ranges by subsystem. [`StatusCode::mysql_error`] is the only place that decides which MySQL
+//! error number and SQLSTATE a client sees.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde::Serialize;
+
+/// A stable error category. The discriminant is the stable number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[repr(u32)]
+pub enum StatusCode {
+    /// A bug in Tessera: the message says so.
+    Internal = 1000,
+    /// The statement or option is valid SQL but Tessera does not do it.
+    Unsupported = 1001,
+    /// An argument is malformed or out of range.
+    InvalidArgument = 1002,
+    /// The operation was cancelled.
+    Cancelled = 1003,
+    /// The operation did not finish in time; it may or may not have taken effect.
+    Timeout = 1004,
+    /// An I/O error on local files.
+    Io = 1005,
+    /// A limit was passed (packet size, connections, ...).
+    LimitExceeded = 1006,
+
+    /// The SQL text does not parse.
+    SyntaxError = 2000,
+
+    /// A database does not exist.
+    DatabaseNotFound = 4000,
+    /// A database already exists.
+    DatabaseAlreadyExists = 4001,
+    /// A table does not exist.
+    TableNotFound = 4002,
+    /// A table already exists.
+    TableAlreadyExists = 4003,
+    /// No database was selected for a statement that needs one.
+    NoDatabaseSelected = 4004,
+    /// A config key does not exist.
+    ConfigNotFound = 4005,
+    /// A config key exists but cannot be changed at run time.
+    ConfigNotMutable = 4006,
+    /// A variable does not exist.
+    UnknownVariable = 4007,
+
+    /// This FE is not the leader and cannot forward the request.
+    NotLeader = 7000,
+    /// No leader is known: the followers may have lost their quorum.
+    NoLeader = 7001,
+    /// The journal write was not acknowledged by a quorum of followers.
+    QuorumUnavailable = 7002,
+    /// This FE has not caught up with the journal yet.
+    FrontendNotReady = 7003,
+    /// A node of another cluster tried to talk to this one.
+    ClusterIdMismatch = 7004,
+    /// A frontend (or backend) named in a statement does not exist.
+    NodeNotFound = 7005,
+    /// A frontend (or backend) already exists.
+    NodeAlreadyExists = 7006,
+    /// A membership change is refused because it would harm availability.
+    MembershipChangeRefused = 7007,
+    /// The node is not a member of the cluster it asked to join.
+    NodeNotAdded = 7008,
+    /// The clocks of two nodes differ by more than the allowed delta.
+    ClockSkew = 7009,
+    /// A local meta directory is missing files or holds corrupt ones.
+    MetaCorrupted = 7010,
+    /// A remote node could not be reached.
+    Unreachable = 7011,
+
+    /// Authentication failed.
+    AccessDenied = 8000,
+    /// The user lacks a privilege.
+    PermissionDenied = 8001,
+}
+
+impl StatusCode {
+    /// The stable number of this code.
+    pub fn number(self) -> u32 {
+        self as u32
+    }
+
+    /// Returns the code with the given stable number, if any.
+    pub fn from_number(n: u32) -> Option<StatusCode> {
+        use StatusCode::*;
+        const ALL: &[StatusCode] = &[
+            Internal,
+            Unsupported,
+            InvalidArgument,
+            Cancelled,
+            Timeout,
+            Io,
+            LimitExceeded,
+            SyntaxError,
+            DatabaseNotFound,
+            DatabaseAlreadyExists,
+            TableNotFound,
+            TableAlreadyExists,
+            NoDatabaseSelected,
+            ConfigNotFound,
+            ConfigNotMutable,
+            UnknownVariable,
+            NotLeader,
+            NoLeader,
+            QuorumUnavailable,
+            FrontendNotReady,
+            ClusterIdMismatch,
+            NodeNotFound,
+            NodeAlreadyExists,
+            MembershipChangeRefused,
+            NodeNotAdded,
+            ClockSkew,
+            MetaCorrupted,
+            Unreachable,
+            AccessDenied,
+            PermissionDenied,
+        ];
+        ALL.iter().copied().find(|c| c.number() == n)
+    }
+
+    /// The MySQL error number and SQLSTATE a client sees for this code.
+    pub fn mysql_error(self) -> (u16, &'static str) {
+        use StatusCode::*;
+        match self {
+            SyntaxError => (1064, "42000"),
+            DatabaseNotFound => (1049, "42000"),
+            DatabaseAlreadyExists => (1007, "HY000"),
+            TableNotFound => (1146, "42S02"),
+            TableAlreadyExists => (1050, "42S01"),
+            NoDatabaseSelected => (1046, "3D000"),
+            UnknownVariable => (1193, "HY000"),
+            AccessDenied => (1045, "28000"),
+            PermissionDenied => (1227, "42000"),
+            Unsupported => (1235, "42000"),
+            LimitExceeded => (1153, "08S01"),
+            Cancelled => (1317, "70100"),
+            // Everything else is StarRocks's generic "unknown error" class.
+            _ => (1064, "HY000"),
+        }
+    }
+}
+
+impl fmt::Display for StatusCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}({})", self, self.number())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_round_trip() {
+        for n in 0..10_000 {
+            if let Some(code) = StatusCode::from_number(n) {
+                assert_eq!(code.number(), n);
+            }
+        }
+        assert_eq!(StatusCode::from_number(7001), Some(StatusCode::NoLeader));
+        assert_eq!(StatusCode::from_number(9999), None);
+    }
+
+    #[test]
+    fn access_denied_is_mysql_1045() {
+        assert_eq!(StatusCode::AccessDenied.mysql_error(), (1045, "28000"));
+    }
+}

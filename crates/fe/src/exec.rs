@@ -1,0 +1,198 @@
+//! Statement execution: parse, route (local or leader), run, answer.
+//!
+//! Routing follows StarRocks's redirect statuses:
+//! - writes (`CREATE/DROP DATABASE`, `ALTER SYSTEM`, `ADMIN SET FRONTEND CONFIG`) run on the
+//!   leader; a non-leader forwards them and then waits until it has replayed the journal id the
+//!   leader returned, so the session reads its own write on this FE (FORWARD_WITH_SYNC);
+//! - `SHOW FRONTENDS` is answered by the leader when one is reachable (FORWARD_NO_SYNC);
+//! - everything else runs locally, after the session's read barrier: the session's last
+//!   journal id (read-your-writes) or, with `read_consistency = 'linearizable'`, the leader's
+//!   read index.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::Error;
+use common::Result;
+use common::StatusCode;
+use sql::Statement;
+
+use crate::forward;
+use crate::frontend::Frontend;
+use crate::outcome::Outcome;
+use crate::session::ReadConsistency;
+use crate::session::Session;
+
+pub mod config;
+pub mod database;
+pub mod frontends;
+pub mod select;
+pub mod variables;
+
+/// Where a statement runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// On this FE, after the session's read barrier.
+    Local,
+    /// On the leader; the session then waits for the returned journal id.
+    LeaderWrite,
+    /// On the leader if reachable, else locally.
+    LeaderRead,
+}
+
+/// The route of a statement.
+pub fn route_of(stmt: &Statement) -> Route {
+    match stmt {
+        Statement::CreateDatabase { .. }
+        | Statement::DropDatabase { .. }
+        | Statement::AlterSystem(_)
+        | Statement::AdminSetFrontendConfig { .. } => Route::LeaderWrite,
+        Statement::ShowFrontends => Route::LeaderRead,
+        _ => Route::Local,
+    }
+}
+
+/// Runs every statement of `sql` in order, stopping at the first error.
+pub async fn execute_sql(
+    fe: &Arc<Frontend>,
+    session: &mut Session,
+    sql: &str,
+) -> Vec<Result<Outcome>> {
+    let statements = match sql::parse_statements(sql) {
+        Ok(s) => s,
+        Err(e) => {
+            return vec![Err(Error::new(
+                StatusCode::SyntaxError,
+                format!("You have an error in your SQL syntax: {e}"),
+            ))];
+        }
+    };
+    if statements.is_empty() {
+        return vec![Err(Error::new(StatusCode::SyntaxError, "Query was empty"))];
+    }
+    let mut out = Vec::with_capacity(statements.len());
+    for stmt in statements {
+        let r = execute_statement(fe, session, stmt, false).await;
+        let failed = r.is_err();
+        out.push(r);
+        if failed {
+            break;
+        }
+    }
+    out
+}
+
+/// Runs one statement. `forwarded` is true on the leader for a statement another FE sent.
+pub async fn execute_statement(
+    fe: &Arc<Frontend>,
+    session: &mut Session,
+    stmt: Statement,
+    forwarded: bool,
+) -> Result<Outcome> {
+    let route = route_of(&stmt);
+    if !forwarded && route != Route::Local && !fe.journal.is_leader() {
+        match route {
+            Route::LeaderWrite => return forward::forward_write(fe, session, &stmt).await,
+            Route::LeaderRead => match forward::forward_read(fe, session, &stmt).await {
+                Ok(o) => return Ok(o),
+                Err(e) => {
+                    tracing::debug!(%e, "leader unreachable; answering from local metadata");
+                }
+            },
+            Route::Local => {}
+        }
+    }
+    if route == Route::Local || route == Route::LeaderRead {
+        read_barrier(fe, session).await?;
+    }
+    run(fe, session, stmt).await
+}
+
+/// Waits until this FE has replayed what the session must see.
+pub async fn read_barrier(fe: &Arc<Frontend>, session: &mut Session) -> Result<()> {
+    let timeout = Duration::from_secs(session.query_timeout_secs());
+    if session.read_consistency() == ReadConsistency::Linearizable {
+        let index = forward::read_index(fe).await?;
+        session.last_journal_id = session.last_journal_id.max(index);
+    }
+    if session.last_journal_id > fe.journal.applied_index() {
+        fe.journal
+            .wait_applied(session.last_journal_id, timeout)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn run(fe: &Arc<Frontend>, session: &mut Session, stmt: Statement) -> Result<Outcome> {
+    match stmt {
+        Statement::Query(q) => select::execute(fe, session, &q),
+        Statement::CreateDatabase {
+            name,
+            if_not_exists,
+            properties,
+        } => database::create(fe, session, name, if_not_exists, properties).await,
+        Statement::DropDatabase {
+            name, if_exists, ..
+        } => database::drop(fe, session, name, if_exists).await,
+        Statement::ShowDatabases { filter } => database::show(fe, session, filter.as_ref()),
+        Statement::ShowCreateDatabase { name } => database::show_create(fe, &name),
+        Statement::Use { catalog, database } => {
+            database::use_db(fe, session, catalog.as_deref(), &database)
+        }
+        Statement::AlterSystem(op) => frontends::alter_system(fe, session, op).await,
+        Statement::ShowFrontends => Ok(Outcome::Rows(frontends::show_frontends(fe))),
+        Statement::ShowProc { path } => show_proc(fe, &path),
+        Statement::AdminSetFrontendConfig { items } => config::set(fe, session, items).await,
+        Statement::AdminShowFrontendConfig { like } => Ok(config::show(fe, like.as_deref())),
+        Statement::Set(items) => variables::set(fe, session, items),
+        Statement::ShowVariables { global, filter } => {
+            variables::show_variables(fe, session, global, filter.as_ref())
+        }
+        Statement::ShowStatus { filter, .. } => variables::show_status(fe, filter.as_ref()),
+        Statement::ShowProcesslist { full } => Ok(variables::show_processlist(fe, full)),
+        Statement::Kill {
+            query_only,
+            connection_id,
+        } => variables::kill(fe, session, query_only, connection_id),
+        Statement::ShowWarnings | Statement::ShowErrors => {
+            Ok(Outcome::Rows(crate::outcome::RowSet::with_text_columns(&[
+                "Level", "Code", "Message",
+            ])))
+        }
+        Statement::ShowCharset { .. } => Ok(variables::show_charset()),
+        Statement::ShowCollation { .. } => Ok(variables::show_collation()),
+        Statement::ShowEngines => Ok(variables::show_engines()),
+        Statement::Begin | Statement::Commit | Statement::Rollback => Ok(Outcome::ok(0)),
+        other => Err(Error::new(
+            StatusCode::Unsupported,
+            format!(
+                "'{}' is not supported by this version of Tessera",
+                statement_kind(&other)
+            ),
+        )),
+    }
+}
+
+fn show_proc(fe: &Arc<Frontend>, path: &str) -> Result<Outcome> {
+    let trimmed = path.trim().trim_end_matches('/');
+    match trimmed {
+        "" => {
+            let mut rows = crate::outcome::RowSet::with_text_columns(&["name"]);
+            for name in ["frontends"] {
+                rows.push(vec![name.into()]);
+            }
+            Ok(Outcome::Rows(rows))
+        }
+        "/frontends" => Ok(Outcome::Rows(frontends::show_frontends(fe))),
+        _ => Err(Error::invalid(format!(
+            "Proc path '{path}' doesn't exist; see SHOW PROC '/' for the paths this FE serves"
+        ))),
+    }
+}
+
+/// A short name for a statement, for error messages.
+pub fn statement_kind(stmt: &Statement) -> String {
+    let text = stmt.to_string();
+    let words: Vec<&str> = text.split_whitespace().take(3).collect();
+    words.join(" ")
+}

@@ -1,0 +1,201 @@
+//! `CREATE DATABASE`, `DROP DATABASE`, `SHOW DATABASES`, `USE`.
+
+use std::sync::Arc;
+
+use common::Error;
+use common::Result;
+use common::StatusCode;
+use meta::JournalOp;
+use sql::ShowFilter;
+
+use crate::exec::variables::matches_filter;
+use crate::frontend::Frontend;
+use crate::outcome::Outcome;
+use crate::outcome::RowSet;
+use crate::session::Session;
+
+/// Databases every FE shows besides the user's (answered from the catalog itself).
+pub const SYSTEM_DATABASES: &[&str] = &["information_schema"];
+
+/// The longest database name accepted.
+pub const MAX_NAME_CHARS: usize = 256;
+
+/// Checks a database or table name (StarRocks's rules: letters, digits, `_`, `-`; starts
+/// with a letter or `_`).
+pub fn check_name(kind: &str, name: &str) -> Result<()> {
+    let ok_first = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || !ok_first {
+        return Err(Error::invalid(format!(
+            "Incorrect {kind} name '{name}': it must start with a letter or '_' and have 1 to \
+             {MAX_NAME_CHARS} characters"
+        )));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+    {
+        return Err(Error::invalid(format!(
+            "Incorrect {kind} name '{name}': '{c}' is not allowed (letters, digits, '_' and '-')"
+        )));
+    }
+    Ok(())
+}
+
+/// Writes an op through the journal (this FE is the leader) and records its journal id.
+pub async fn write_op(fe: &Arc<Frontend>, session: &mut Session, op: JournalOp) -> Result<u64> {
+    let (journal_id, affected) = fe.journal.write(op, fe.write_timeout()).await?;
+    session.last_journal_id = session.last_journal_id.max(journal_id);
+    Ok(affected)
+}
+
+/// `CREATE DATABASE`.
+pub async fn create(
+    fe: &Arc<Frontend>,
+    session: &mut Session,
+    name: String,
+    if_not_exists: bool,
+    properties: Vec<(String, String)>,
+) -> Result<Outcome> {
+    check_name("database", &name)?;
+    if SYSTEM_DATABASES
+        .iter()
+        .any(|d| d.eq_ignore_ascii_case(&name))
+    {
+        return Err(Error::new(
+            StatusCode::DatabaseAlreadyExists,
+            format!("Can't create database '{name}'; database exists"),
+        ));
+    }
+    if let Some((k, _)) = properties.first() {
+        return Err(Error::invalid(format!("Unknown database property '{k}'")));
+    }
+    let op = JournalOp::CreateDatabase {
+        name,
+        if_not_exists,
+        create_time_ms: common::clock::now_ms(),
+    };
+    Ok(Outcome::ok(write_op(fe, session, op).await?))
+}
+
+/// `DROP DATABASE`.
+pub async fn drop(
+    fe: &Arc<Frontend>,
+    session: &mut Session,
+    name: String,
+    if_exists: bool,
+) -> Result<Outcome> {
+    if SYSTEM_DATABASES
+        .iter()
+        .any(|d| d.eq_ignore_ascii_case(&name))
+    {
+        return Err(Error::new(
+            StatusCode::PermissionDenied,
+            format!("Access denied; '{name}' is a system database and cannot be dropped"),
+        ));
+    }
+    let affected = write_op(
+        fe,
+        session,
+        JournalOp::DropDatabase {
+            name: name.clone(),
+            if_exists,
+        },
+    )
+    .await?;
+    if session.database.as_deref() == Some(name.as_str()) && affected > 0 {
+        session.database = None;
+    }
+    Ok(Outcome::ok(affected))
+}
+
+/// `SHOW DATABASES`.
+pub fn show(
+    fe: &Arc<Frontend>,
+    _session: &Session,
+    filter: Option<&ShowFilter>,
+) -> Result<Outcome> {
+    let mut names: Vec<String> = fe
+        .journal
+        .state
+        .read(|s| s.catalog.databases.keys().cloned().collect());
+    names.extend(SYSTEM_DATABASES.iter().map(|s| s.to_string()));
+    names.sort();
+    let mut rows = RowSet::with_text_columns(&["Database"]);
+    for n in names {
+        if matches_filter(filter, "Database", &n)? {
+            rows.push(vec![n.into()]);
+        }
+    }
+    Ok(Outcome::Rows(rows))
+}
+
+/// `SHOW CREATE DATABASE`.
+pub fn show_create(fe: &Arc<Frontend>, name: &str) -> Result<Outcome> {
+    if !exists(fe, name) {
+        return Err(unknown_database(name));
+    }
+    let mut rows = RowSet::with_text_columns(&["Database", "Create Database"]);
+    rows.push(vec![
+        name.into(),
+        format!("CREATE DATABASE `{name}`").into(),
+    ]);
+    Ok(Outcome::Rows(rows))
+}
+
+/// Whether a database exists (system ones included).
+pub fn exists(fe: &Frontend, name: &str) -> bool {
+    SYSTEM_DATABASES
+        .iter()
+        .any(|d| d.eq_ignore_ascii_case(name))
+        || fe
+            .journal
+            .state
+            .read(|s| s.catalog.databases.contains_key(name))
+}
+
+/// MySQL's error for an unknown database.
+pub fn unknown_database(name: &str) -> Error {
+    Error::new(
+        StatusCode::DatabaseNotFound,
+        format!("Unknown database '{name}'"),
+    )
+}
+
+/// `USE db` (also COM_INIT_DB).
+pub fn use_db(
+    fe: &Arc<Frontend>,
+    session: &mut Session,
+    catalog: Option<&str>,
+    database: &str,
+) -> Result<Outcome> {
+    if let Some(c) = catalog
+        && c != "default_catalog"
+    {
+        return Err(Error::invalid(format!(
+            "Unknown catalog '{c}'; this cluster has only default_catalog"
+        )));
+    }
+    if !exists(fe, database) {
+        return Err(unknown_database(database));
+    }
+    session.database = Some(database.to_string());
+    Ok(Outcome::ok(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        check_name("database", "db_1-x").expect("ok");
+        assert!(check_name("database", "").is_err());
+        assert!(check_name("database", "1db").is_err());
+        assert!(check_name("database", "a b").is_err());
+        assert!(check_name("database", "a;drop").is_err());
+        assert!(check_name("database", &"a".repeat(300)).is_err());
+    }
+}

@@ -1,0 +1,258 @@
+//! What only the leader does: heartbeats to the other frontends and promoting caught-up
+//! followers to voters.
+//!
+//! Heartbeat outcomes are journaled every round (as StarRocks journals `OP_HEARTBEAT`), so
+//! every FE shows the same Alive/LastHeartbeat/ErrMsg and a new leader keeps the failure
+//! counts. When the leader cannot journal (no quorum), it still shows its latest round itself.
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::Duration;
+use std::time::Instant;
+
+use meta::FrontendRole;
+use meta::JournalOp;
+use meta::NodeId;
+use meta::catalog::FrontendStatus;
+use openraft::ChangeMembers;
+use openraft::async_runtime::WatchReceiver;
+use proto::meta_service_client::MetaServiceClient;
+
+use crate::frontend::Frontend;
+
+/// A follower whose replication lags the leader by at most this many entries counts as caught
+/// up and is promoted to voter.
+pub const CATCH_UP_ENTRIES: u64 = 100;
+
+/// The leader's own view of the last heartbeat round (newer than the journal when the journal
+/// cannot be written).
+#[derive(Default)]
+pub struct LocalHeartbeats {
+    statuses: Mutex<BTreeMap<NodeId, FrontendStatus>>,
+}
+
+impl LocalHeartbeats {
+    /// The statuses of the last round.
+    pub fn get(&self) -> BTreeMap<NodeId, FrontendStatus> {
+        self.lock().clone()
+    }
+
+    fn set(&self, s: BTreeMap<NodeId, FrontendStatus>) {
+        *self.lock() = s;
+    }
+
+    /// Forgets them (when this FE stops leading).
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<NodeId, FrontendStatus>> {
+        self.statuses
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Runs the leader's duties while this FE leads; idles otherwise.
+pub async fn run(fe: Arc<Frontend>) {
+    let mut shutdown = fe.shutdown.subscribe();
+    let mut last_round: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            _ = shutdown.changed() => return,
+        }
+        if fe.is_shutting_down() {
+            return;
+        }
+        if !fe.journal.is_leader() {
+            fe.local_heartbeats.clear();
+            last_round = None;
+            continue;
+        }
+        promote_caught_up_followers(&fe).await;
+        let interval = Duration::from_secs(fe.config().heartbeat_timeout_second.max(1) as u64);
+        if last_round.is_none_or(|t| t.elapsed() >= interval) {
+            last_round = Some(Instant::now());
+            heartbeat_round(&fe, interval).await;
+        }
+    }
+}
+
+async fn promote_caught_up_followers(fe: &Arc<Frontend>) {
+    let candidates: Vec<NodeId> = {
+        let m = fe.journal.raft.metrics();
+        let m = m.borrow_watched();
+        let membership = m.membership_config.membership();
+        let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+        let last = m.last_log_index.unwrap_or(0);
+        let replication = m.replication.clone().unwrap_or_default();
+        membership
+            .nodes()
+            .filter(|(id, n)| n.role == FrontendRole::Follower && !voters.contains(id))
+            .filter(|(id, _)| {
+                replication
+                    .get(id)
+                    .and_then(|l| l.as_ref())
+                    .is_some_and(|l| l.index + CATCH_UP_ENTRIES >= last)
+            })
+            .map(|(id, _)| *id)
+            .collect()
+    };
+    for id in candidates {
+        let _guard = fe.membership_lock.lock().await;
+        let still_learner = {
+            let m = fe.journal.raft.metrics();
+            let m = m.borrow_watched();
+            let membership = m.membership_config.membership();
+            membership.get_node(&id).is_some() && !membership.voter_ids().any(|v| v == id)
+        };
+        if !still_learner {
+            continue;
+        }
+        match fe
+            .journal
+            .change_membership(
+                ChangeMembers::AddVoterIds(BTreeSet::from([id])),
+                fe.write_timeout(),
+            )
+            .await
+        {
+            Ok(_) => tracing::info!(node_id = id, "follower caught up; promoted to voter"),
+            Err(e) => tracing::warn!(node_id = id, %e, "could not promote a caught-up follower"),
+        }
+    }
+}
+
+async fn heartbeat_round(fe: &Arc<Frontend>, timeout: Duration) {
+    let config = fe.config();
+    let retry_times = config.heartbeat_retry_times.max(0) as u32;
+    let max_skew = config.max_bdbje_clock_delta_ms;
+    let nodes: Vec<(NodeId, String)> = fe.journal.state.read(|s| {
+        s.membership
+            .membership()
+            .nodes()
+            .map(|(id, n)| (*id, n.addr()))
+            .collect()
+    });
+    let previous = {
+        let mut p = fe.journal.state.read(|s| s.catalog.frontends.clone());
+        // The leader's own last round is newer than the journal when writes failed.
+        for (id, st) in fe.local_heartbeats.get() {
+            p.insert(id, st);
+        }
+        p
+    };
+    let mut calls = Vec::new();
+    for (id, addr) in nodes {
+        if id == fe.node_id {
+            continue;
+        }
+        let fe = fe.clone();
+        calls.push(async move {
+            let sent = common::clock::now_ms();
+            let result = send_heartbeat(&fe, id, &addr, timeout).await;
+            (id, sent, result)
+        });
+    }
+    let results = futures::future::join_all(calls).await;
+    let now = common::clock::now_ms();
+    let mut statuses = BTreeMap::new();
+    for (id, sent, result) in results {
+        let mut st = previous.get(&id).cloned().unwrap_or_default();
+        match result {
+            Ok(reply) => {
+                // Compare the peer's clock with ours at the middle of the round trip.
+                let skew = reply.clock_ms - (sent + now) / 2;
+                st.joined = true;
+                st.replayed_journal_id = reply.replayed_journal_id;
+                st.query_port = reply.query_port as u16;
+                st.rpc_port = reply.rpc_port as u16;
+                st.http_port = reply.http_port as u16;
+                st.start_time_ms = reply.start_time_ms;
+                st.version = reply.version;
+                if skew.abs() > max_skew {
+                    st.alive = false;
+                    st.failures = retry_times + 1;
+                    st.err_msg = format!(
+                        "clock skew: this frontend's clock differs from the leader's by {skew} ms, \
+                         more than max_bdbje_clock_delta_ms ({max_skew} ms)"
+                    );
+                } else {
+                    st.alive = true;
+                    st.failures = 0;
+                    st.err_msg = String::new();
+                    st.last_heartbeat_ms = now;
+                }
+            }
+            Err(msg) => {
+                if st.failures >= retry_times {
+                    st.alive = false;
+                    st.err_msg = msg;
+                }
+                st.failures = st.failures.saturating_add(1);
+            }
+        }
+        statuses.insert(id, st);
+    }
+    let c = &fe.file_config;
+    statuses.insert(
+        fe.node_id,
+        FrontendStatus {
+            alive: true,
+            joined: true,
+            last_heartbeat_ms: now,
+            replayed_journal_id: fe.journal.applied_index(),
+            query_port: c.query_port as u16,
+            rpc_port: c.rpc_port as u16,
+            http_port: c.http_port as u16,
+            start_time_ms: fe.start_time_ms,
+            version: Frontend::version(),
+            err_msg: String::new(),
+            failures: 0,
+        },
+    );
+    fe.local_heartbeats.set(statuses.clone());
+    let op = JournalOp::FrontendHeartbeats {
+        time_ms: now,
+        statuses: statuses.into_iter().collect(),
+    };
+    if let Err(e) = fe.journal.write(op, fe.write_timeout()).await {
+        tracing::debug!(%e, "could not journal the heartbeat round");
+    }
+}
+
+async fn send_heartbeat(
+    fe: &Frontend,
+    id: NodeId,
+    addr: &str,
+    timeout: Duration,
+) -> Result<proto::HeartbeatReply, String> {
+    let channel = fe.journal.pool.channel(addr)?;
+    let mut client = MetaServiceClient::new(channel);
+    let req = fe.journal.pool.request(
+        proto::HeartbeatRequest {
+            cluster_id: fe.cluster_id,
+            target_node_id: id,
+            leader_clock_ms: common::clock::now_ms(),
+        },
+        timeout,
+    );
+    match tokio::time::timeout(timeout, client.heartbeat(req)).await {
+        Ok(Ok(reply)) => {
+            let reply = reply.into_inner();
+            if reply.ok {
+                Ok(reply)
+            } else {
+                Err(reply.error)
+            }
+        }
+        Ok(Err(status)) => Err(format!("{}: {}", addr, status.message())),
+        Err(_) => Err(format!(
+            "{addr}: heartbeat timed out after {} ms",
+            timeout.as_millis()
+        )),
+    }
+}

@@ -1,0 +1,237 @@
+//! The FE's internal gRPC services: `MetaService` (join, heartbeat, leader watch) and
+//! `FrontendService` (forwarded statements, read index).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::Error;
+use common::StatusCode;
+use meta::rpc::check_cluster_id;
+use proto::frontend_service_server::FrontendService;
+use proto::meta_service_client::MetaServiceClient;
+use proto::meta_service_server::MetaService;
+use tonic::Request;
+use tonic::Response;
+use tonic::Status;
+
+use crate::forward;
+use crate::frontend::Frontend;
+
+/// Metadata key marking a join request a helper passed on to the leader.
+const JOIN_FORWARDED: &str = "x-tessera-join-forwarded";
+
+/// `MetaService` for one FE.
+pub struct MetaServiceImpl {
+    /// The FE.
+    pub fe: Arc<Frontend>,
+}
+
+/// `FrontendService` for one FE.
+pub struct FrontendServiceImpl {
+    /// The FE.
+    pub fe: Arc<Frontend>,
+}
+
+fn join_refused(e: Error) -> proto::JoinReply {
+    proto::JoinReply {
+        ok: false,
+        error: e.message,
+        error_code: e.code.number(),
+        ..Default::default()
+    }
+}
+
+impl MetaServiceImpl {
+    fn answer_join(&self, req: &proto::JoinRequest) -> proto::JoinReply {
+        let fe = &self.fe;
+        if req.cluster_id != 0 && req.cluster_id != fe.cluster_id {
+            return join_refused(Error::new(
+                StatusCode::ClusterIdMismatch,
+                format!(
+                    "cluster id is not equal with helper node: the joining frontend belongs to \
+                     cluster {}, this cluster is {}. Its meta_dir is from another cluster: move it \
+                     away to join this one",
+                    req.cluster_id, fe.cluster_id
+                ),
+            ));
+        }
+        let delta = fe.config().max_bdbje_clock_delta_ms;
+        let skew = req.clock_ms - common::clock::now_ms();
+        if skew.abs() > delta {
+            return join_refused(Error::new(
+                StatusCode::ClockSkew,
+                format!(
+                    "the joining frontend's clock differs from the leader's by {skew} ms, more \
+                     than max_bdbje_clock_delta_ms ({delta} ms); synchronize the clocks (NTP) \
+                     and start it again"
+                ),
+            ));
+        }
+        let found = fe.journal.state.read(|s| {
+            s.membership
+                .membership()
+                .nodes()
+                .find(|(_, n)| {
+                    n.host == req.host && u32::from(n.edit_log_port) == req.edit_log_port
+                })
+                .map(|(id, n)| (*id, n.clone()))
+        });
+        let Some((node_id, node)) = found else {
+            return join_refused(Error::new(
+                StatusCode::NodeNotAdded,
+                format!(
+                    "current node {}:{} is not added to the cluster; run ALTER SYSTEM ADD \
+                     FOLLOWER \"{0}:{1}\" (or ADD OBSERVER) on the cluster first, then start it",
+                    req.host, req.edit_log_port
+                ),
+            ));
+        };
+        proto::JoinReply {
+            ok: true,
+            error: String::new(),
+            error_code: 0,
+            cluster_id: fe.cluster_id,
+            token: fe.token.clone(),
+            node_id,
+            role: node.role.as_str().to_string(),
+            name: node.name,
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl MetaService for MetaServiceImpl {
+    async fn join(
+        &self,
+        request: Request<proto::JoinRequest>,
+    ) -> Result<Response<proto::JoinReply>, Status> {
+        check_cluster_id(&request, self.fe.cluster_id, true)?;
+        let forwarded = request.metadata().get(JOIN_FORWARDED).is_some();
+        let req = request.into_inner();
+        let fe = &self.fe;
+        if fe.journal.is_leader() {
+            return Ok(Response::new(self.answer_join(&req)));
+        }
+        // Helpers pass the request to the leader: only the leader's membership is current.
+        if forwarded {
+            return Ok(Response::new(join_refused(Error::new(
+                StatusCode::NotLeader,
+                "the helper's leader is no longer the leader; retry",
+            ))));
+        }
+        let Some((_, leader)) = fe.journal.leader() else {
+            return Ok(Response::new(join_refused(Error::new(
+                StatusCode::NoLeader,
+                "the helper has no leader right now; retry when the cluster has a leader",
+            ))));
+        };
+        let channel = fe
+            .journal
+            .pool
+            .channel(&leader.addr())
+            .map_err(Status::unavailable)?;
+        let mut client = MetaServiceClient::new(channel);
+        let mut fwd = Request::new(req);
+        fwd.set_timeout(fe.rpc_timeout());
+        fwd.metadata_mut().insert(
+            proto::CLUSTER_ID_HEADER,
+            fe.cluster_id
+                .to_string()
+                .parse()
+                .map_err(|_| Status::internal("header"))?,
+        );
+        fwd.metadata_mut().insert(
+            JOIN_FORWARDED,
+            "1".parse().map_err(|_| Status::internal("header"))?,
+        );
+        let reply = client.join(fwd).await?;
+        Ok(reply)
+    }
+
+    async fn heartbeat(
+        &self,
+        request: Request<proto::HeartbeatRequest>,
+    ) -> Result<Response<proto::HeartbeatReply>, Status> {
+        check_cluster_id(&request, self.fe.cluster_id, false)?;
+        let req = request.into_inner();
+        let fe = &self.fe;
+        if req.target_node_id != fe.node_id {
+            return Ok(Response::new(proto::HeartbeatReply {
+                ok: false,
+                error: format!(
+                    "this address is now frontend node {}, not node {}",
+                    fe.node_id, req.target_node_id
+                ),
+                ..Default::default()
+            }));
+        }
+        let c = &fe.file_config;
+        Ok(Response::new(proto::HeartbeatReply {
+            ok: true,
+            error: String::new(),
+            replayed_journal_id: fe.journal.applied_index(),
+            query_port: c.query_port as u32,
+            rpc_port: c.rpc_port as u32,
+            http_port: c.http_port as u32,
+            start_time_ms: fe.start_time_ms,
+            version: Frontend::version(),
+            clock_ms: common::clock::now_ms(),
+        }))
+    }
+
+    type WatchLeaderStream = meta::raft_service::BoxStream<proto::WatchLeaderEvent>;
+
+    async fn watch_leader(
+        &self,
+        request: Request<proto::WatchLeaderRequest>,
+    ) -> Result<Response<Self::WatchLeaderStream>, Status> {
+        check_cluster_id(&request, self.fe.cluster_id, false)?;
+        Ok(Response::new(Box::pin(
+            self.fe.journal.leader_watch_stream(),
+        )))
+    }
+}
+
+#[tonic::async_trait]
+impl FrontendService for FrontendServiceImpl {
+    async fn forward(
+        &self,
+        request: Request<proto::ForwardRequest>,
+    ) -> Result<Response<proto::ForwardReply>, Status> {
+        check_cluster_id(&request, self.fe.cluster_id, false)?;
+        let result = forward::handle_forward(&self.fe, &request.into_inner().payload).await;
+        let payload = serde_json::to_vec(&result).map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(proto::ForwardReply { payload }))
+    }
+
+    async fn read_index(
+        &self,
+        request: Request<proto::ReadIndexRequest>,
+    ) -> Result<Response<proto::ReadIndexReply>, Status> {
+        check_cluster_id(&request, self.fe.cluster_id, false)?;
+        let fe = &self.fe;
+        let result = if fe.journal.is_leader() {
+            tokio::time::timeout(Duration::from_secs(10), fe.journal.read_index())
+                .await
+                .unwrap_or_else(|_| Err(Error::new(StatusCode::Timeout, "read index timed out")))
+        } else {
+            Err(Error::new(
+                StatusCode::NotLeader,
+                "this frontend is not the leader",
+            ))
+        };
+        Ok(Response::new(match result {
+            Ok(i) => proto::ReadIndexReply {
+                ok: true,
+                read_index: i,
+                ..Default::default()
+            },
+            Err(e) => proto::ReadIndexReply {
+                ok: false,
+                error: e.message,
+                error_code: e.code.number(),
+                read_index: 0,
+            },
+        }))
+    }
+}
