@@ -178,7 +178,8 @@ fn show_proc(fe: &Arc<Frontend>, path: &str) -> Result<Outcome> {
     match trimmed {
         "" => {
             let mut rows = crate::outcome::RowSet::with_text_columns(&["name"]);
-            for name in ["frontends"] {
+            {
+                let name = "frontends";
                 rows.push(vec![name.into()]);
             }
             Ok(Outcome::Rows(rows))

@@ -30,6 +30,7 @@ async fn health(State(fe): State<Arc<Frontend>>) -> impl IntoResponse {
         "is_leader": fe.journal.is_leader(),
         "leader": leader.map(|(_, n)| n.addr()),
         "journal_id": fe.journal.applied_index(),
+        "term": fe.journal.term(),
         "version": Frontend::version(),
     });
     let code = if body["status"] == "OK" {

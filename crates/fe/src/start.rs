@@ -127,8 +127,23 @@ async fn ask_helper(
             Duration::from_secs(10),
         );
         match client.join(req).await {
-            Ok(reply) => return Ok(reply.into_inner()),
-            Err(status) if tokio::time::Instant::now() < deadline => {
+            Ok(reply) => {
+                let reply = reply.into_inner();
+                let transient = !reply.ok
+                    && [StatusCode::NoLeader, StatusCode::NotLeader]
+                        .iter()
+                        .any(|c| c.number() == reply.error_code);
+                if transient && tokio::time::Instant::now() < deadline {
+                    tracing::warn!(%helper, error = %reply.error, "the helper's cluster has no leader yet; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+                return Ok(reply);
+            }
+            Err(status)
+                if status.code() == tonic::Code::Unavailable
+                    && tokio::time::Instant::now() < deadline =>
+            {
                 tracing::warn!(%helper, %status, "cannot reach the helper yet; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
@@ -136,11 +151,9 @@ async fn ask_helper(
                 return Err(Error::new(
                     StatusCode::Unreachable,
                     format!(
-                        "cannot reach the helper {helper}: {} (tried for {} s). Check that it is \
-                         a running frontend of the cluster and that host:port is its \
-                         edit_log_port",
+                        "cannot join through the helper {helper}: {}. Check that it is a running \
+                         frontend of the cluster and that host:port is its edit_log_port",
                         status.message(),
-                        HELPER_RETRY.as_secs()
                     ),
                 ));
             }
@@ -422,6 +435,34 @@ fn spawn_servers(
     tokio::spawn(crate::mysql_server::serve(fe.clone(), query));
 }
 
+/// How often a non-leader asks the leader whether it is still a member.
+const MEMBERSHIP_CHECK: Duration = Duration::from_secs(3);
+
+/// Asks the leader whether this node is still a member: a node that was dropped while it was
+/// cut off (or down) never receives the membership entry that removes it.
+async fn still_member(fe: &Frontend) -> Option<bool> {
+    if fe.journal.is_leader() {
+        return Some(true);
+    }
+    let (_, leader) = fe.journal.leader()?;
+    let channel = fe.journal.pool.channel(&leader.addr()).ok()?;
+    let mut client = MetaServiceClient::new(channel);
+    let req = fe.journal.pool.request(
+        proto::JoinRequest {
+            host: fe.node.host.clone(),
+            edit_log_port: u32::from(fe.node.edit_log_port),
+            cluster_id: fe.cluster_id,
+            clock_ms: common::clock::now_ms(),
+        },
+        fe.rpc_timeout(),
+    );
+    let reply = client.join(req).await.ok()?.into_inner();
+    if reply.ok {
+        return Some(reply.node_id == fe.node_id);
+    }
+    (reply.error_code == StatusCode::NodeNotAdded.number()).then_some(false)
+}
+
 /// Stops the process when this frontend is dropped from the membership.
 async fn watch_membership(
     fe: Arc<Frontend>,
@@ -430,6 +471,8 @@ async fn watch_membership(
 ) {
     let mut metrics = fe.journal.raft.metrics();
     let mut shutdown = fe.shutdown.subscribe();
+    let mut check = tokio::time::interval(MEMBERSHIP_CHECK);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let (is_member, committed) = {
             let m = metrics.borrow_watched();
@@ -454,6 +497,20 @@ async fn watch_membership(
         tokio::select! {
             r = metrics.changed() => if r.is_err() { return },
             _ = shutdown.changed() => return,
+            _ = check.tick() => {
+                if still_member(&fe).await == Some(false) {
+                    let why = format!(
+                        "this frontend ({}) is no longer a member of the cluster (the leader does \
+                         not know it as node {}); to use it again, move its meta_dir away, ALTER \
+                         SYSTEM ADD it and start it with --helper",
+                        fe.node.addr(),
+                        fe.node_id
+                    );
+                    tracing::error!("{why}");
+                    let _ = exit.send(Some(why));
+                    return;
+                }
+            }
         }
     }
 }

@@ -168,10 +168,11 @@ pub async fn run_leader_watch(
                 );
                 tokio::time::sleep(RANK_DELAY * rank).await;
                 let m = raft.metrics().borrow_watched().clone();
-                if m.current_leader == Some(leader) && m.state != ServerState::Leader {
-                    if let Err(e) = raft.trigger().elect(false).await {
-                        tracing::warn!(%e, "could not start an election");
-                    }
+                if m.current_leader == Some(leader)
+                    && m.state != ServerState::Leader
+                    && let Err(e) = raft.trigger().elect(false).await
+                {
+                    tracing::warn!(%e, "could not start an election");
                 }
                 // Let the election run before watching again.
                 let _ = tokio::time::timeout(Duration::from_secs(2), async {

@@ -119,7 +119,7 @@ pub fn list_images(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
             out.push((n, entry.path()));
         }
     }
-    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out.sort_by_key(|b| std::cmp::Reverse(b.0));
     Ok(out)
 }
 
@@ -142,10 +142,10 @@ pub fn write_image(dir: &Path, index: u64, bytes: &[u8]) -> Result<PathBuf> {
         let _ = d.sync_all();
     }
     for (n, old) in list_images(dir)? {
-        if n != index {
-            if let Err(e) = fs::remove_file(&old) {
-                tracing::warn!(path = %old.display(), %e, "could not remove an old checkpoint image");
-            }
+        if n != index
+            && let Err(e) = fs::remove_file(&old)
+        {
+            tracing::warn!(path = %old.display(), %e, "could not remove an old checkpoint image");
         }
     }
     Ok(path)

@@ -201,6 +201,11 @@ impl Journal {
         let m = self.raft.metrics();
         let m = m.borrow_watched();
         let id = m.current_leader?;
+        // After a restart a former leader still holds its own old vote: it is not the leader
+        // until it wins a new election.
+        if id == m.id && m.state != ServerState::Leader {
+            return None;
+        }
         let node = m.membership_config.membership().get_node(&id)?.clone();
         Some((id, node))
     }

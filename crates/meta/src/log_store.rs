@@ -220,7 +220,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                     })?;
                     Some(entry.log_id())
                 }
-                None => last_purged.clone(),
+                None => last_purged,
             };
             Ok(LogState {
                 last_purged_log_id: last_purged,
@@ -235,7 +235,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), io::Error> {
-        let vote = vote.clone();
+        let vote = *vote;
         self.blocking(move |db| Self::write_state(db, KEY_VOTE, &vote))
             .await
     }

@@ -133,7 +133,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
 
     async fn build_snapshot(&mut self) -> Result<Snapshot, io::Error> {
         let body = self.read(|s| ImageBody {
-            last_applied: s.last_applied.clone(),
+            last_applied: s.last_applied,
             membership: s.membership.clone(),
             catalog: s.catalog.clone(),
         });
@@ -165,7 +165,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     type SnapshotBuilder = StateMachineStore;
 
     async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), io::Error> {
-        Ok(self.read(|s| (s.last_applied.clone(), s.membership.clone())))
+        Ok(self.read(|s| (s.last_applied, s.membership.clone())))
     }
 
     async fn apply<Strm>(&mut self, mut entries: Strm) -> Result<(), io::Error>
@@ -174,9 +174,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     {
         let mut last_index = None;
         while let Some((entry, responder)) = entries.try_next().await? {
-            let log_id = entry.log_id.clone();
+            let log_id = entry.log_id;
             let response = self.write(|s| {
-                s.last_applied = Some(log_id.clone());
+                s.last_applied = Some(log_id);
                 match &entry.payload {
                     EntryPayload::Blank => JournalResponse::ok(0),
                     EntryPayload::Normal(op) => s.catalog.apply(op),
@@ -187,7 +187,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                             .nodes()
                             .map(|(_, n)| n.name.clone())
                             .collect();
-                        s.membership = StoredMembership::new(Some(log_id.clone()), m.clone());
+                        s.membership = StoredMembership::new(Some(log_id), m.clone());
                         s.catalog.apply_membership(m);
                         for name in before {
                             if !m.nodes().any(|(_, n)| *n.name == *name) {
@@ -226,7 +226,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             .map_err(|e| io::Error::other(format!("write image task: {e}")))?
             .map_err(to_io)?;
         self.write(|s| {
-            s.last_applied = meta.last_log_id.clone();
+            s.last_applied = meta.last_log_id;
             s.membership = meta.last_membership.clone();
             s.catalog = body.catalog;
         });

@@ -1,6 +1,7 @@
 //! Server side of the MySQL client/server protocol, as Tessera's FE speaks it
 //! so that MySQL clients (the `mysql` CLI, JDBC, PyMySQL, Go's driver …) can
-//! talk to it the way they talk to StarRocks.
+//! talk to it the way they talk to StarRocks; plus a small async [`client`]
+//! for tools (the playground) and tests.
 //!
 //! The crate is a codec plus a connection loop; it knows nothing about SQL
 //! beyond finding `?` placeholders and `;` separators. The FE implements
@@ -31,6 +32,7 @@
 //! of the handshake is where a stream upgrade will go.
 
 mod auth;
+pub mod client;
 mod handshake;
 mod packet;
 mod prepared;

@@ -40,6 +40,11 @@ impl<'a> Reader<'a> {
         self.remaining() == 0
     }
 
+    /// The next byte, without consuming it.
+    pub(crate) fn peek(&self) -> Option<u8> {
+        self.buf.get(self.pos).copied()
+    }
+
     pub(crate) fn bytes(&mut self, n: usize) -> Result<&'a [u8], Malformed> {
         if n > self.remaining() {
             return Err(Malformed);

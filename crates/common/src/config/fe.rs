@@ -12,7 +12,7 @@ crate::define_config! {
     pub struct FeConfig {
         /// Directory of the journal, checkpoint images and the VERSION/ROLE files.
         meta_dir: String = "${STARROCKS_HOME}/meta", mutable = false;
-        /// Directory where bin/start_fe.sh writes fe.out and fe.pid.
+        /// Directory of the frontend log (bin/start_fe.sh --daemon writes fe.log there).
         sys_log_dir: String = "${STARROCKS_HOME}/log", mutable = false;
         /// Log level: FATAL, ERROR, WARN, INFO, DEBUG (TRACE also accepted).
         sys_log_level: String = "INFO", mutable = false;
@@ -238,5 +238,80 @@ mod tests {
         assert!(c.set("heartbeat_retry_times", "x").is_err());
         c.set("heartbeat_retry_times", "7").expect("sets");
         assert_eq!(c.get("heartbeat_retry_times").as_deref(), Some("7"));
+    }
+}
+
+/// The sample `conf/fe.conf` shipped in the repo: every key with its default, commented out
+/// except the ones a deployment sets, and what each is for.
+pub fn sample_conf() -> String {
+    let mut s = String::from(
+        "# Tessera frontend configuration (StarRocks fe.conf keys).\n\
+         # Lines are `key = value`; ${STARROCKS_HOME} (or ${TESSERA_HOME}) is the directory above conf/.\n\
+         # Mutable keys can also be changed cluster-wide at run time with\n\
+         #   ADMIN SET FRONTEND CONFIG (\"key\" = \"value\");\n\
+         # docs/config.md lists every key. This file is generated: see crates/common/src/config/fe.rs.\n\n",
+    );
+    for k in FeConfig::KEYS {
+        if k.name.starts_with("debug_") {
+            continue;
+        }
+        s.push_str(&format!("# {}\n", k.comment.trim()));
+        let active = matches!(k.name, "meta_dir" | "sys_log_dir");
+        let prefix = if active { "" } else { "# " };
+        s.push_str(&format!("{prefix}{} = {}\n\n", k.name, k.default));
+    }
+    s
+}
+
+/// `docs/config.md`, generated from the key list.
+pub fn config_doc() -> String {
+    format!(
+        "# Configuration\n\nGenerated from `crates/common/src/config/fe.rs`; do not edit by hand \
+         (run `UPDATE_GENERATED=1 cargo test -p tessera-common` after changing a key).\n\n\
+         Keys keep StarRocks's names and defaults where StarRocks has them. Mutable keys can be \
+         changed at run time with `ADMIN SET FRONTEND CONFIG`; unlike StarRocks, the change is \
+         journaled, so it applies to every frontend and survives restarts.\n\n{}",
+        crate::config::markdown_table("fe.conf", FeConfig::KEYS)
+    )
+}
+
+#[cfg(test)]
+mod generated_files {
+    use super::*;
+
+    fn check(rel: &str, expected: &str) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(rel);
+        if std::env::var("UPDATE_GENERATED").is_ok() {
+            std::fs::write(&path, expected).expect("write generated file");
+            return;
+        }
+        let actual = std::fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(
+            actual, expected,
+            "{rel} is stale: run `UPDATE_GENERATED=1 cargo test -p tessera-common`"
+        );
+    }
+
+    #[test]
+    fn sample_conf_is_current_and_loads_to_the_defaults() {
+        check("conf/fe.conf", &sample_conf());
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("conf")).expect("mkdir");
+        let path = dir.path().join("conf/fe.conf");
+        std::fs::write(&path, sample_conf()).expect("write");
+        let (loaded, warnings) = FeConfig::load(&path).expect("the sample loads");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let mut expected = FeConfig::default();
+        let home = home_of_conf(&path);
+        expected.meta_dir = crate::config::expand_home(&expected.meta_dir, &home);
+        expected.sys_log_dir = crate::config::expand_home(&expected.sys_log_dir, &home);
+        assert_eq!(loaded, expected);
+    }
+
+    #[test]
+    fn config_doc_is_current() {
+        check("docs/config.md", &config_doc());
     }
 }

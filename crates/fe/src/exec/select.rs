@@ -79,7 +79,7 @@ pub fn execute(fe: &Arc<Frontend>, session: &Session, q: &Query) -> Result<Outco
             if offset.is_some() {
                 return Err(unsupported("OFFSET without FROM"));
             }
-            limit.as_ref().map(|e| eval_limit(e)).transpose()?
+            limit.as_ref().map(eval_limit).transpose()?
         }
         Some(LimitClause::OffsetCommaLimit { limit, .. }) => Some(eval_limit(limit)?),
     };
@@ -87,7 +87,7 @@ pub fn execute(fe: &Arc<Frontend>, session: &Session, q: &Query) -> Result<Outco
     let mut row = Vec::new();
     for item in &sel.projection {
         let (name, expr) = match item {
-            SelectItem::UnnamedExpr(e) => (e.to_string(), e),
+            SelectItem::UnnamedExpr(e) => (column_name(e), e),
             SelectItem::ExprWithAlias { expr, alias } => (alias.value.clone(), expr),
             _ => return Err(unsupported("'*' without FROM")),
         };
@@ -104,6 +104,18 @@ pub fn execute(fe: &Arc<Frontend>, session: &Session, q: &Query) -> Result<Outco
         rows.push(row);
     }
     Ok(Outcome::Rows(rows))
+}
+
+/// The name MySQL gives an unaliased column: a string literal is named by its text, anything
+/// else by the expression as written.
+fn column_name(e: &Expr) -> String {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s.clone(),
+            _ => e.to_string(),
+        },
+        _ => e.to_string(),
+    }
 }
 
 fn eval_limit(e: &Expr) -> Result<u64> {

@@ -37,12 +37,10 @@ pub fn like_matches(pattern: &str, value: &str) -> bool {
                     pi += 1;
                     continue;
                 }
-                '\\' if pi + 1 < p.len() => {
-                    if p[pi + 1] == v[vi] {
-                        pi += 2;
-                        vi += 1;
-                        continue;
-                    }
+                '\\' if pi + 1 < p.len() && p[pi + 1] == v[vi] => {
+                    pi += 2;
+                    vi += 1;
+                    continue;
                 }
                 '_' => {
                     pi += 1;

@@ -1,9 +1,11 @@
 //! End-to-end tests of `tessera-mysql`: a small test `Handler` behind the real
 //! `serve_connection` on 127.0.0.1, driven by the `mysql` CLI, an independent
-//! raw-socket client, and PyMySQL when it is installed.
+//! raw-socket client, the crate's own `client::Client`, and PyMySQL when it
+//! is installed.
 
 mod cli;
 mod client;
+mod client_api;
 mod fuzz;
 mod raw;
 mod support;

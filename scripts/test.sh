@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every check CI runs: formatting, lints, unit tests and the multi-process cluster tests.
+# Installs what the tests need (Debian packages) when it runs as root and they are missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Build output lives outside the clone so reruns (and fresh clones) reuse it.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tessera-target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+need_apt=()
+command -v mysql >/dev/null 2>&1 || need_apt+=(mariadb-client)
+command -v ss >/dev/null 2>&1 || need_apt+=(iproute2)
+if ((${#need_apt[@]})); then
+    if [ "$(id -u)" = 0 ]; then
+        echo "== installing ${need_apt[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    else
+        echo "missing: ${need_apt[*]} (install them: sudo apt-get install ${need_apt[*]})" >&2
+        exit 1
+    fi
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== build the tessera binary (the cluster tests run it)"
+cargo build -p tessera
+
+echo "== tests"
+# The cluster tests share 127.0.0.x addresses and ports; the harness serializes them itself.
+cargo test 2>&1 | tee "${CARGO_TARGET_DIR}/last-test.log"
+status=${PIPESTATUS[0]}
+passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "${CARGO_TARGET_DIR}/last-test.log" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' "${CARGO_TARGET_DIR}/last-test.log" | awk '{s+=$1} END {print s+0}')
+echo "${passed} passed, ${failed} failed"
+exit "$status"
