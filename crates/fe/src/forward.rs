@@ -127,7 +127,22 @@ async fn call(fe: &Frontend, session: &Session, stmt: &Statement) -> Result<Forw
             },
             timeout,
         );
-        match c.forward(req).await {
+        let rpc = c.forward(req);
+        tokio::pin!(rpc);
+        let outcome = tokio::select! {
+            r = &mut rpc => r,
+            _ = leader_changed_from(fe, leader_id) => {
+                return Err(Error::new(
+                    StatusCode::Timeout,
+                    format!(
+                        "the leader changed while the statement was running on the former \
+                         leader {addr}; it may or may not have taken effect: check before \
+                         retrying"
+                    ),
+                ));
+            }
+        };
+        match outcome {
             Ok(reply) => {
                 let r: ForwardResult = serde_json::from_slice(&reply.into_inner().payload)
                     .map_err(|e| Error::internal(format!("decode forwarded result: {e}")))?;
@@ -166,6 +181,18 @@ async fn call(fe: &Frontend, session: &Session, stmt: &Statement) -> Result<Forw
                 ));
             }
         }
+    }
+}
+
+/// Resolves when this FE learns of a leader other than `leader_id`.
+async fn leader_changed_from(fe: &Frontend, leader_id: meta::NodeId) {
+    loop {
+        if let Some((id, _)) = fe.journal.leader()
+            && id != leader_id
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -46,8 +46,6 @@ crate::define_config! {
         edit_log_roll_num: i64 = "50000", mutable = false;
         /// Timeout (ms) of one RPC to another frontend, e.g. a forwarded statement.
         thrift_rpc_timeout_ms: i32 = "10000", mutable = true;
-        /// Seconds a non-leader may lag the leader's journal before it stops serving reads.
-        meta_delay_toleration_second: i32 = "300", mutable = true;
         /// Version string in the MySQL handshake and @@version.
         mysql_server_version: String = "5.1.0", mutable = true;
         /// Maximum number of MySQL connections to this FE.

@@ -148,3 +148,38 @@ fn a_restarted_cluster_keeps_its_data() {
     }
     c.sql_ok(3, "CREATE DATABASE after_full_restart");
 }
+
+#[test]
+fn a_paused_leader_is_replaced_and_steps_down_when_it_resumes() {
+    let mut c = Cluster::new("pause");
+    c.start_ha(3, 1);
+    let old = c.wait_leader(WAIT);
+    c.sql_ok(old, "CREATE DATABASE before_pause");
+    phase!("SIGSTOP the leader (node {old}): its sockets stay open, raft's timeouts must act");
+    c.signal(old, "STOP");
+    let paused_at = Instant::now();
+    let survivor = if old == 2 { 3 } else { 2 };
+    wait_until(WAIT, "a write accepted while the old leader is paused", || {
+        c.sql(survivor, "CREATE DATABASE during_pause").ok()
+    });
+    phase!("writes resumed {:?} after the pause", paused_at.elapsed());
+    let new = wait_until(WAIT, "the survivors agree on a new leader", || {
+        let a = c.leader_seen_by(survivor)?;
+        (a != old && c.leader_seen_by(4) == Some(a)).then_some(a)
+    });
+    phase!("resume node {old}: it must not act as leader any more");
+    c.signal(old, "CONT");
+    c.wait_frontend_field(old, new, "IsMaster", "true", WAIT);
+    let fes = c.frontends(old).expect("show");
+    assert_eq!(fes[&tessera_testkit::ip(old)]["IsMaster"], "false");
+    c.sql_ok(old, "CREATE DATABASE via_resumed_node");
+    for i in 1..=4u8 {
+        wait_until(WAIT, "every FE has every acknowledged write", || {
+            let dbs = databases(&c, i);
+            ["before_pause", "during_pause", "via_resumed_node"]
+                .iter()
+                .all(|d| dbs.contains(&d.to_string()))
+                .then_some(())
+        });
+    }
+}
