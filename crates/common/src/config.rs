@@ -17,6 +17,7 @@ use std::path::Path;
 use crate::error::Error;
 use crate::error::Result;
 
+pub mod be;
 pub mod fe;
 
 /// A value type that a config key can hold.

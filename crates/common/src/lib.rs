@@ -3,7 +3,7 @@
 //! - [`status`]: the stable [`StatusCode`] of every user-visible error and its single mapping
 //!   to MySQL error numbers.
 //! - [`error`]: the [`Error`] type (a code plus a message).
-//! - [`config`]: StarRocks-style `key = value` files and the typed `fe.conf` keys.
+//! - [`config`]: StarRocks-style `key = value` files and the typed `fe.conf`/`be.conf` keys.
 //! - [`net`]: `host:port` parsing and `priority_networks` address selection.
 //! - [`clock`]: wall-clock time with an optional offset, so tests can skew a node's clock.
 //!
@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod net;
+pub mod schema;
 pub mod status;
 
 pub use error::Error;

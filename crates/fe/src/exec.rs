@@ -16,6 +16,7 @@ use common::Error;
 use common::Result;
 use common::StatusCode;
 use sql::Statement;
+use sql::statements::system::AlterSystemOp;
 
 use crate::forward;
 use crate::frontend::Frontend;
@@ -23,10 +24,13 @@ use crate::outcome::Outcome;
 use crate::session::ReadConsistency;
 use crate::session::Session;
 
+pub mod backends;
 pub mod config;
 pub mod database;
 pub mod frontends;
 pub mod select;
+pub mod tables;
+pub mod tablets;
 pub mod variables;
 
 /// Where a statement runs.
@@ -46,8 +50,11 @@ pub fn route_of(stmt: &Statement) -> Route {
         Statement::CreateDatabase { .. }
         | Statement::DropDatabase { .. }
         | Statement::AlterSystem(_)
-        | Statement::AdminSetFrontendConfig { .. } => Route::LeaderWrite,
-        Statement::ShowFrontends => Route::LeaderRead,
+        | Statement::AdminSetFrontendConfig { .. }
+        | Statement::CreateTable(_)
+        | Statement::DropTable { .. }
+        | Statement::AlterTable { .. } => Route::LeaderWrite,
+        Statement::ShowFrontends | Statement::ShowBackends => Route::LeaderRead,
         _ => Route::Local,
     }
 }
@@ -132,15 +139,58 @@ async fn run(fe: &Arc<Frontend>, session: &mut Session, stmt: Statement) -> Resu
             properties,
         } => database::create(fe, session, name, if_not_exists, properties).await,
         Statement::DropDatabase {
-            name, if_exists, ..
-        } => database::drop(fe, session, name, if_exists).await,
+            name,
+            if_exists,
+            force,
+        } => database::drop(fe, session, name, if_exists, force).await,
         Statement::ShowDatabases { filter } => database::show(fe, session, filter.as_ref()),
         Statement::ShowCreateDatabase { name } => database::show_create(fe, &name),
         Statement::Use { catalog, database } => {
             database::use_db(fe, session, catalog.as_deref(), &database)
         }
-        Statement::AlterSystem(op) => frontends::alter_system(fe, session, op).await,
+        Statement::AlterSystem(op) => match op {
+            AlterSystemOp::AddBackend(h) => backends::add(fe, session, &h).await,
+            AlterSystemOp::DropBackend { hosts, force } => {
+                backends::drop(fe, session, &hosts, force).await
+            }
+            AlterSystemOp::DecommissionBackend(h) => {
+                backends::decommission(fe, session, &h, true).await
+            }
+            AlterSystemOp::CancelDecommissionBackend(h) => {
+                backends::decommission(fe, session, &h, false).await
+            }
+            other => frontends::alter_system(fe, session, other).await,
+        },
         Statement::ShowFrontends => Ok(Outcome::Rows(frontends::show_frontends(fe))),
+        Statement::ShowBackends => Ok(Outcome::Rows(backends::show_backends(fe))),
+        Statement::CreateTable(c) => tables::create(fe, session, &c).await,
+        Statement::DropTable {
+            name,
+            if_exists,
+            force,
+        } => tables::drop(fe, session, &name, if_exists, force).await,
+        Statement::AlterTable { name, op } => tables::alter(fe, session, &name, &op).await,
+        Statement::ShowTables {
+            database,
+            full,
+            filter,
+        } => tables::show_tables(fe, session, database.as_deref(), full, filter.as_ref()),
+        Statement::ShowCreateTable { name } => tables::show_create(fe, session, &name),
+        Statement::Describe { name, .. } => tables::describe(fe, session, &name),
+        Statement::ShowColumns {
+            full,
+            table,
+            database,
+            filter,
+        } => tables::show_columns(
+            fe,
+            session,
+            &table,
+            database.as_deref(),
+            full,
+            filter.as_ref(),
+        ),
+        Statement::ShowTablet(t) => tablets::show_tablet(fe, session, &t),
         Statement::ShowProc { path } => show_proc(fe, &path),
         Statement::AdminSetFrontendConfig { items } => config::set(fe, session, items).await,
         Statement::AdminShowFrontendConfig { like } => Ok(config::show(fe, like.as_deref())),
@@ -175,19 +225,32 @@ async fn run(fe: &Arc<Frontend>, session: &mut Session, stmt: Statement) -> Resu
 
 fn show_proc(fe: &Arc<Frontend>, path: &str) -> Result<Outcome> {
     let trimmed = path.trim().trim_end_matches('/');
-    match trimmed {
-        "" => {
+    let parts: Vec<&str> = trimmed.split('/').filter(|p| !p.is_empty()).collect();
+    let not_found = || {
+        Error::invalid(format!(
+            "Proc path '{path}' doesn't exist; see SHOW PROC '/' for the paths this FE serves"
+        ))
+    };
+    if !trimmed.is_empty() && !trimmed.starts_with('/') {
+        return Err(not_found());
+    }
+    match parts.as_slice() {
+        [] => {
             let mut rows = crate::outcome::RowSet::with_text_columns(&["name"]);
-            {
-                let name = "frontends";
+            for name in ["backends", "dbs", "frontends", "statistic"] {
                 rows.push(vec![name.into()]);
             }
             Ok(Outcome::Rows(rows))
         }
-        "/frontends" => Ok(Outcome::Rows(frontends::show_frontends(fe))),
-        _ => Err(Error::invalid(format!(
-            "Proc path '{path}' doesn't exist; see SHOW PROC '/' for the paths this FE serves"
-        ))),
+        ["frontends"] => Ok(Outcome::Rows(frontends::show_frontends(fe))),
+        ["backends"] => Ok(Outcome::Rows(backends::show_backends(fe))),
+        ["backends", id] => {
+            let id: i64 = id.parse().map_err(|_| not_found())?;
+            Ok(Outcome::Rows(backends::show_backend_disks(fe, id)?))
+        }
+        ["statistic"] => Ok(Outcome::Rows(tablets::show_statistic(fe))),
+        ["dbs", rest @ ..] => Ok(Outcome::Rows(tablets::show_proc_dbs(fe, rest)?)),
+        _ => Err(not_found()),
     }
 }
 

@@ -58,6 +58,10 @@ pub struct Frontend {
     pub shutdown: watch::Sender<bool>,
     /// The leader's latest heartbeat round.
     pub local_heartbeats: crate::leader::LocalHeartbeats,
+    /// What the leader remembers between backend reports.
+    pub reports: crate::backend::ReportState,
+    /// Serializes DDL that allocates ids and creates replicas (CREATE TABLE, ADD PARTITION).
+    pub ddl_lock: tokio::sync::Mutex<()>,
 }
 
 impl Frontend {
@@ -87,6 +91,8 @@ impl Frontend {
             membership_lock: tokio::sync::Mutex::new(()),
             shutdown: watch::channel(false).0,
             local_heartbeats: crate::leader::LocalHeartbeats::default(),
+            reports: crate::backend::ReportState::default(),
+            ddl_lock: tokio::sync::Mutex::new(()),
         }
     }
 

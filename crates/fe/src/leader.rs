@@ -16,6 +16,7 @@ use meta::FrontendRole;
 use meta::JournalOp;
 use meta::NodeId;
 use meta::catalog::FrontendStatus;
+use meta::catalog::backend::Backend;
 use openraft::ChangeMembers;
 use openraft::async_runtime::WatchReceiver;
 use proto::meta_service_client::MetaServiceClient;
@@ -31,6 +32,7 @@ pub const CATCH_UP_ENTRIES: u64 = 100;
 #[derive(Default)]
 pub struct LocalHeartbeats {
     statuses: Mutex<BTreeMap<NodeId, FrontendStatus>>,
+    backends: Mutex<BTreeMap<i64, meta::catalog::backend::BackendStatus>>,
 }
 
 impl LocalHeartbeats {
@@ -46,6 +48,25 @@ impl LocalHeartbeats {
     /// Forgets them (when this FE stops leading).
     pub fn clear(&self) {
         self.lock().clear();
+        self.backends
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
+
+    /// The backends' statuses of the last round.
+    pub fn backends(&self) -> BTreeMap<i64, meta::catalog::backend::BackendStatus> {
+        self.backends
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_backends(&self, s: BTreeMap<i64, meta::catalog::backend::BackendStatus>) {
+        *self
+            .backends
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = s;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<NodeId, FrontendStatus>> {
@@ -77,6 +98,8 @@ pub async fn run(fe: Arc<Frontend>) {
         if last_round.is_none_or(|t| t.elapsed() >= interval) {
             last_round = Some(Instant::now());
             heartbeat_round(&fe, interval).await;
+            erase_expired_tables(&fe).await;
+            drop_drained_backends(&fe).await;
         }
     }
 }
@@ -215,9 +238,25 @@ async fn heartbeat_round(fe: &Arc<Frontend>, timeout: Duration) {
         },
     );
     fe.local_heartbeats.set(statuses.clone());
-    let op = JournalOp::FrontendHeartbeats {
-        time_ms: now,
-        statuses: statuses.into_iter().collect(),
+    let backends: Vec<Backend> = fe
+        .journal
+        .state
+        .read(|s| s.catalog.backends.values().cloned().collect());
+    let be_calls = backends.iter().map(|be| async move {
+        let mut st = crate::backend::heartbeat_backend(fe, be, timeout, retry_times).await;
+        if let Some(t) = fe.reports.last_report_ms(be.id) {
+            st.last_report_ms = st.last_report_ms.max(t);
+        }
+        (be.id, st)
+    });
+    let be_statuses: Vec<(i64, meta::catalog::backend::BackendStatus)> =
+        futures::future::join_all(be_calls).await;
+    fe.local_heartbeats
+        .set_backends(be_statuses.iter().cloned().collect());
+    let op = JournalOp::Heartbeats {
+        time_ms: common::clock::now_ms(),
+        frontends: statuses.into_iter().collect(),
+        backends: be_statuses,
     };
     if let Err(e) = fe.journal.write(op, fe.write_timeout()).await {
         tracing::debug!(%e, "could not journal the heartbeat round");
@@ -254,5 +293,77 @@ async fn send_heartbeat(
             "{addr}: heartbeat timed out after {} ms",
             timeout.as_millis()
         )),
+    }
+}
+
+/// Erases recycled tables whose time in the recycle bin is over: journal first, then drop the
+/// replicas on their backends (reports clean up any a dead backend still holds).
+async fn erase_expired_tables(fe: &Arc<Frontend>) {
+    let expire_ms = fe.config().catalog_trash_expire_second.max(0) * 1000;
+    let now = common::clock::now_ms();
+    let expired: Vec<(i64, Vec<ReplicaLocation>)> = fe.journal.state.read(|s| {
+        s.catalog
+            .recycle_bin
+            .iter()
+            .filter(|r| now - r.drop_time_ms >= expire_ms)
+            .map(|r| (r.table.id, replicas_of(&r.table)))
+            .collect()
+    });
+    for (table_id, replicas) in expired {
+        match fe
+            .journal
+            .write(
+                JournalOp::EraseRecycledTable { table_id },
+                fe.write_timeout(),
+            )
+            .await
+        {
+            Ok(_) => crate::backend::drop_replicas(fe, replicas).await,
+            Err(e) => tracing::warn!(table_id, %e, "could not erase a recycled table"),
+        }
+    }
+}
+
+/// (tablet id, replica id, backend id).
+pub type ReplicaLocation = (i64, i64, i64);
+
+/// Where every replica of a table is.
+pub fn replicas_of(t: &meta::catalog::table::Table) -> Vec<ReplicaLocation> {
+    t.tablets()
+        .flat_map(|(_, tablet)| {
+            tablet
+                .replicas
+                .iter()
+                .map(move |r| (tablet.id, r.id, r.backend_id))
+        })
+        .collect()
+}
+
+/// A decommissioned backend that holds no replica any more is removed.
+async fn drop_drained_backends(fe: &Arc<Frontend>) {
+    if !fe.config().drop_backend_after_decommission {
+        return;
+    }
+    let drained: Vec<i64> = fe.journal.state.read(|s| {
+        let counts = s.catalog.replica_counts();
+        s.catalog
+            .backends
+            .values()
+            .filter(|b| b.decommissioned && counts.get(&b.id).copied().unwrap_or(0) == 0)
+            .map(|b| b.id)
+            .collect()
+    });
+    for id in drained {
+        match fe
+            .journal
+            .write(JournalOp::DropBackend { id }, fe.write_timeout())
+            .await
+        {
+            Ok(_) => tracing::info!(
+                backend = id,
+                "decommissioned backend holds no replica; dropped it"
+            ),
+            Err(e) => tracing::warn!(backend = id, %e, "could not drop a drained backend"),
+        }
     }
 }

@@ -11,6 +11,7 @@
 //!
 //! Must not depend on `storage` or `be`.
 
+pub mod backend;
 pub mod exec;
 pub mod forward;
 pub mod frontend;

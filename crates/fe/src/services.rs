@@ -205,6 +205,26 @@ impl FrontendService for FrontendServiceImpl {
         Ok(Response::new(proto::ForwardReply { payload }))
     }
 
+    async fn report_tablets(
+        &self,
+        request: Request<proto::TabletReport>,
+    ) -> Result<Response<proto::ReportTabletsReply>, Status> {
+        check_cluster_id(&request, self.fe.cluster_id, false)?;
+        let report = request.into_inner();
+        Ok(Response::new(
+            match crate::backend::handle_report(&self.fe, report).await {
+                Ok(()) => proto::ReportTabletsReply {
+                    ok: true,
+                    error: String::new(),
+                },
+                Err(e) => proto::ReportTabletsReply {
+                    ok: false,
+                    error: e.message,
+                },
+            },
+        ))
+    }
+
     async fn read_index(
         &self,
         request: Request<proto::ReadIndexRequest>,

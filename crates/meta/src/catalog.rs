@@ -5,6 +5,9 @@
 //! list of frontends (see [`crate::types::FeNode`]); the catalog keeps what heartbeats learned
 //! about each of them.
 
+pub mod backend;
+pub mod table;
+
 use std::collections::BTreeMap;
 
 use common::Error;
@@ -12,6 +15,9 @@ use common::StatusCode;
 use serde::Deserialize;
 use serde::Serialize;
 
+use self::backend::Backend;
+use self::table::Partition;
+use self::table::Table;
 use crate::journal_op::JournalOp;
 use crate::journal_op::JournalResponse;
 use crate::types::Membership;
@@ -29,6 +35,39 @@ pub struct Database {
     pub name: String,
     /// When it was created.
     pub create_time_ms: i64,
+    /// Tables by name (case-sensitive).
+    #[serde(default)]
+    pub tables: BTreeMap<String, Table>,
+}
+
+/// A dropped table waiting in the recycle bin until its data is erased.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecycledTable {
+    /// The database it belonged to.
+    pub db_name: String,
+    /// The database's id.
+    pub db_id: i64,
+    /// The table.
+    pub table: Table,
+    /// When it was dropped, epoch ms.
+    pub drop_time_ms: i64,
+}
+
+/// A change to one replica, from a report or a repair.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaUpdate {
+    /// The tablet.
+    pub tablet_id: i64,
+    /// The replica.
+    pub replica_id: i64,
+    /// New version, if it advanced.
+    pub version: Option<i64>,
+    /// New data size.
+    pub data_size: Option<i64>,
+    /// New row count.
+    pub row_count: Option<i64>,
+    /// New bad flag.
+    pub bad: Option<bool>,
 }
 
 /// What the leader's heartbeats know about a frontend.
@@ -75,6 +114,12 @@ pub struct Catalog {
     pub config_overrides: BTreeMap<String, String>,
     /// The leader's clock at the last heartbeat round it journaled.
     pub leader_time_ms: i64,
+    /// Backends by id.
+    #[serde(default)]
+    pub backends: BTreeMap<i64, Backend>,
+    /// Dropped tables not yet erased.
+    #[serde(default)]
+    pub recycle_bin: Vec<RecycledTable>,
 }
 
 impl Default for Catalog {
@@ -87,6 +132,8 @@ impl Default for Catalog {
             max_node_id: 0,
             config_overrides: BTreeMap::new(),
             leader_time_ms: 0,
+            backends: BTreeMap::new(),
+            recycle_bin: Vec::new(),
         }
     }
 }
@@ -94,6 +141,13 @@ impl Default for Catalog {
 impl Catalog {
     /// Applies one op and returns the answer the client gets.
     pub fn apply(&mut self, op: &JournalOp) -> JournalResponse {
+        match self.apply_inner(op) {
+            Ok(n) => JournalResponse::ok(n),
+            Err(e) => JournalResponse(Err(e)),
+        }
+    }
+
+    fn apply_inner(&mut self, op: &JournalOp) -> Result<u64, Error> {
         match op {
             JournalOp::CreateDatabase {
                 name,
@@ -102,54 +156,301 @@ impl Catalog {
             } => {
                 if self.databases.contains_key(name) {
                     if *if_not_exists {
-                        return JournalResponse::ok(0);
+                        return Ok(0);
                     }
-                    return JournalResponse(Err(Error::new(
+                    return Err(Error::new(
                         StatusCode::DatabaseAlreadyExists,
                         format!("Can't create database '{name}'; database exists"),
-                    )));
+                    ));
                 }
-                let id = self.next_id;
-                self.next_id += 1;
+                let id = self.allocate(1);
                 self.databases.insert(
                     name.clone(),
                     Database {
                         id,
                         name: name.clone(),
                         create_time_ms: *create_time_ms,
+                        tables: BTreeMap::new(),
                     },
                 );
-                JournalResponse::ok(1)
+                Ok(1)
             }
-            JournalOp::DropDatabase { name, if_exists } => {
-                if self.databases.remove(name).is_none() {
+            JournalOp::DropDatabase {
+                name,
+                if_exists,
+                force,
+                time_ms,
+            } => {
+                let Some(db) = self.databases.remove(name) else {
                     if *if_exists {
-                        return JournalResponse::ok(0);
+                        return Ok(0);
                     }
-                    return JournalResponse(Err(Error::new(
+                    return Err(Error::new(
                         StatusCode::DatabaseNotFound,
                         format!("Can't drop database '{name}'; database doesn't exist"),
-                    )));
+                    ));
+                };
+                if !*force {
+                    for (_, table) in db.tables {
+                        self.recycle_bin.push(RecycledTable {
+                            db_name: db.name.clone(),
+                            db_id: db.id,
+                            table,
+                            drop_time_ms: *time_ms,
+                        });
+                    }
                 }
-                JournalResponse::ok(1)
+                Ok(1)
             }
             JournalOp::SetFrontendConfig { items } => {
                 for (k, v) in items {
                     self.config_overrides.insert(k.clone(), v.clone());
                 }
-                JournalResponse::ok(items.len() as u64)
+                Ok(items.len() as u64)
             }
-            JournalOp::FrontendHeartbeats { time_ms, statuses } => {
-                for (id, status) in statuses {
+            JournalOp::Heartbeats {
+                time_ms,
+                frontends,
+                backends,
+            } => {
+                for (id, status) in frontends {
                     // Only members have a status: a late round must not resurrect a dropped FE.
                     if let Some(slot) = self.frontends.get_mut(id) {
                         *slot = status.clone();
                     }
                 }
+                for (id, status) in backends {
+                    if let Some(be) = self.backends.get_mut(id) {
+                        be.status = status.clone();
+                    }
+                }
                 self.leader_time_ms = self.leader_time_ms.max(*time_ms);
-                JournalResponse::ok(0)
+                Ok(0)
+            }
+            JournalOp::AllocateIds { count } => Ok(self.allocate(*count) as u64),
+            JournalOp::AddBackend {
+                host,
+                heartbeat_port,
+            } => {
+                if self
+                    .backends
+                    .values()
+                    .any(|b| b.host == *host && b.heartbeat_port == *heartbeat_port)
+                {
+                    return Err(Error::new(
+                        StatusCode::NodeAlreadyExists,
+                        format!(
+                            "Backend already exists with same host {host} and port {heartbeat_port}"
+                        ),
+                    ));
+                }
+                let id = self.allocate(1);
+                self.backends.insert(
+                    id,
+                    Backend {
+                        id,
+                        host: host.clone(),
+                        heartbeat_port: *heartbeat_port,
+                        decommissioned: false,
+                        status: Default::default(),
+                    },
+                );
+                Ok(id as u64)
+            }
+            JournalOp::DropBackend { id } => {
+                if self.backends.remove(id).is_none() {
+                    return Err(Error::new(
+                        StatusCode::NodeNotFound,
+                        format!("backend {id} does not exist"),
+                    ));
+                }
+                Ok(1)
+            }
+            JournalOp::SetBackendDecommissioned {
+                ids,
+                decommissioned,
+            } => {
+                let mut n = 0;
+                for id in ids {
+                    if let Some(b) = self.backends.get_mut(id)
+                        && b.decommissioned != *decommissioned
+                    {
+                        b.decommissioned = *decommissioned;
+                        n += 1;
+                    }
+                }
+                Ok(n)
+            }
+            JournalOp::CreateTable {
+                db,
+                table,
+                if_not_exists,
+            } => {
+                let Some(database) = self.databases.get_mut(db) else {
+                    return Err(unknown_db(db));
+                };
+                if database.tables.contains_key(&table.name) {
+                    if *if_not_exists {
+                        return Ok(0);
+                    }
+                    return Err(Error::new(
+                        StatusCode::TableAlreadyExists,
+                        format!("Table '{}' already exists", table.name),
+                    ));
+                }
+                database.tables.insert(table.name.clone(), table.clone());
+                Ok(1)
+            }
+            JournalOp::DropTable {
+                db,
+                name,
+                if_exists,
+                force,
+                time_ms,
+            } => {
+                let Some(database) = self.databases.get_mut(db) else {
+                    return Err(unknown_db(db));
+                };
+                let Some(table) = database.tables.remove(name) else {
+                    if *if_exists {
+                        return Ok(0);
+                    }
+                    return Err(unknown_table(db, name));
+                };
+                if !*force {
+                    self.recycle_bin.push(RecycledTable {
+                        db_name: db.clone(),
+                        db_id: database.id,
+                        table,
+                        drop_time_ms: *time_ms,
+                    });
+                }
+                Ok(1)
+            }
+            JournalOp::EraseRecycledTable { table_id } => {
+                let before = self.recycle_bin.len();
+                self.recycle_bin.retain(|r| r.table.id != *table_id);
+                Ok((before - self.recycle_bin.len()) as u64)
+            }
+            JournalOp::ModifyTableProperties {
+                db,
+                table,
+                write_quorum,
+                replicated_storage,
+            } => {
+                let t = self.table_mut(db, table)?;
+                if let Some(q) = write_quorum {
+                    t.write_quorum = *q;
+                }
+                if let Some(r) = replicated_storage {
+                    t.replicated_storage = *r;
+                }
+                Ok(0)
+            }
+            JournalOp::AddPartition {
+                db,
+                table,
+                partition,
+            } => {
+                let t = self.table_mut(db, table)?;
+                check_new_partition(t, partition)?;
+                t.partitions.push(partition.clone());
+                t.partitions.sort_by(|a, b| {
+                    let key = |p: &Partition| {
+                        p.range
+                            .as_ref()
+                            .and_then(|r| r.lower.as_ref().map(|l| l.value.clone()))
+                    };
+                    key(a).cmp(&key(b))
+                });
+                Ok(1)
+            }
+            JournalOp::UpdateReplicas { updates } => {
+                let mut n = 0;
+                let wanted: BTreeMap<(i64, i64), &ReplicaUpdate> = updates
+                    .iter()
+                    .map(|u| ((u.tablet_id, u.replica_id), u))
+                    .collect();
+                for db in self.databases.values_mut() {
+                    for t in db.tables.values_mut() {
+                        for p in &mut t.partitions {
+                            for tablet in &mut p.tablets {
+                                for r in &mut tablet.replicas {
+                                    if let Some(u) = wanted.get(&(tablet.id, r.id)) {
+                                        if let Some(v) = u.version {
+                                            r.version = r.version.max(v);
+                                        }
+                                        if let Some(v) = u.data_size {
+                                            r.data_size = v;
+                                        }
+                                        if let Some(v) = u.row_count {
+                                            r.row_count = v;
+                                        }
+                                        if let Some(b) = u.bad {
+                                            r.bad = b;
+                                        }
+                                        n += 1;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                Ok(n)
             }
         }
+    }
+
+    /// Takes `count` consecutive catalog ids; returns the first.
+    fn allocate(&mut self, count: u64) -> i64 {
+        let first = self.next_id;
+        self.next_id += count.max(1) as i64;
+        first
+    }
+
+    fn table_mut(&mut self, db: &str, table: &str) -> Result<&mut Table, Error> {
+        let database = self.databases.get_mut(db).ok_or_else(|| unknown_db(db))?;
+        database
+            .tables
+            .get_mut(table)
+            .ok_or_else(|| unknown_table(db, table))
+    }
+
+    /// A table by database and name.
+    pub fn table(&self, db: &str, table: &str) -> Option<&Table> {
+        self.databases.get(db)?.tables.get(table)
+    }
+
+    /// Where a tablet lives: (database, table, partition, tablet).
+    pub fn find_tablet(
+        &self,
+        tablet_id: i64,
+    ) -> Option<(&Database, &Table, &Partition, &table::Tablet)> {
+        for db in self.databases.values() {
+            for t in db.tables.values() {
+                for p in &t.partitions {
+                    if let Some(tablet) = p.tablets.iter().find(|x| x.id == tablet_id) {
+                        return Some((db, t, p, tablet));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Replicas per backend id (the "tablet inverted index" count).
+    pub fn replica_counts(&self) -> BTreeMap<i64, u64> {
+        let mut counts: BTreeMap<i64, u64> = self.backends.keys().map(|id| (*id, 0)).collect();
+        for db in self.databases.values() {
+            for t in db.tables.values() {
+                for (_, tablet) in t.tablets() {
+                    for r in &tablet.replicas {
+                        *counts.entry(r.backend_id).or_default() += 1;
+                    }
+                }
+            }
+        }
+        counts
     }
 
     /// Follows a membership change: new members get a status, dropped ones are remembered.
@@ -182,6 +483,47 @@ impl Catalog {
     }
 }
 
+fn unknown_db(db: &str) -> Error {
+    Error::new(
+        StatusCode::DatabaseNotFound,
+        format!("Unknown database '{db}'"),
+    )
+}
+
+fn unknown_table(db: &str, table: &str) -> Error {
+    Error::new(
+        StatusCode::TableNotFound,
+        format!("Table '{db}.{table}' doesn't exist"),
+    )
+}
+
+/// A new partition must have a unique name and a range that overlaps no other.
+pub fn check_new_partition(t: &Table, p: &Partition) -> Result<(), Error> {
+    if t.partition(&p.name).is_some() {
+        return Err(Error::invalid(format!(
+            "Duplicate partition name {}",
+            p.name
+        )));
+    }
+    let Some(range) = &p.range else {
+        return Err(Error::invalid(format!(
+            "table {} is not range-partitioned",
+            t.name
+        )));
+    };
+    for other in &t.partitions {
+        if let Some(o) = &other.range
+            && o.overlaps(range)
+        {
+            return Err(Error::invalid(format!(
+                "Range of partition {} overlaps with partition {}",
+                p.name, other.name
+            )));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +550,8 @@ mod tests {
         let drop = |name: &str, if_exists| JournalOp::DropDatabase {
             name: name.into(),
             if_exists,
+            force: false,
+            time_ms: 0,
         };
         assert_eq!(c.apply(&drop("db1", false)), JournalResponse::ok(1));
         let err = c.apply(&drop("db1", false)).0.expect_err("missing");
@@ -223,9 +567,10 @@ mod tests {
             alive: true,
             ..Default::default()
         };
-        c.apply(&JournalOp::FrontendHeartbeats {
+        c.apply(&JournalOp::Heartbeats {
             time_ms: 5,
-            statuses: vec![(1, st.clone()), (9, st.clone())],
+            frontends: vec![(1, st.clone()), (9, st.clone())],
+            backends: Vec::new(),
         });
         assert!(c.frontends[&1].alive);
         assert!(!c.frontends.contains_key(&9));

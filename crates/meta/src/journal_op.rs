@@ -11,6 +11,11 @@ use serde::Deserialize;
 use serde::Serialize;
 
 use crate::catalog::FrontendStatus;
+use crate::catalog::ReplicaUpdate;
+use crate::catalog::backend::BackendStatus;
+use crate::catalog::table::Partition;
+use crate::catalog::table::Table;
+use crate::catalog::table::WriteQuorum;
 use crate::types::NodeId;
 
 /// One replicated catalog change.
@@ -25,24 +30,106 @@ pub enum JournalOp {
         /// When the leader accepted the statement.
         create_time_ms: i64,
     },
-    /// `DROP DATABASE`.
+    /// `DROP DATABASE`: its tables go to the recycle bin unless `force`.
     DropDatabase {
         /// The database name.
         name: String,
         /// `IF EXISTS`: a missing database is not an error.
         if_exists: bool,
+        /// `FORCE`: erase the tables at once.
+        force: bool,
+        /// When the leader accepted the statement.
+        time_ms: i64,
     },
     /// `ADMIN SET FRONTEND CONFIG`: cluster-wide overrides of mutable `fe.conf` keys.
     SetFrontendConfig {
         /// Keys and values, already checked against the key list.
         items: Vec<(String, String)>,
     },
-    /// The outcome of one round of the leader's heartbeats to the other frontends.
-    FrontendHeartbeats {
+    /// The outcome of one round of the leader's heartbeats to frontends and backends.
+    Heartbeats {
         /// The leader's clock when the round ended.
         time_ms: i64,
         /// The status of every frontend after the round.
-        statuses: Vec<(NodeId, FrontendStatus)>,
+        frontends: Vec<(NodeId, FrontendStatus)>,
+        /// The status of every backend after the round.
+        backends: Vec<(i64, BackendStatus)>,
+    },
+    /// Reserves `count` catalog ids (answers the first), so ids are never reused.
+    AllocateIds {
+        /// How many.
+        count: u64,
+    },
+    /// `ALTER SYSTEM ADD BACKEND` (answers the new backend id).
+    AddBackend {
+        /// Host.
+        host: String,
+        /// heartbeat_service_port.
+        heartbeat_port: u16,
+    },
+    /// `ALTER SYSTEM DROP BACKEND`.
+    DropBackend {
+        /// Backend id.
+        id: i64,
+    },
+    /// `ALTER SYSTEM DECOMMISSION BACKEND` / `CANCEL DECOMMISSION BACKEND`.
+    SetBackendDecommissioned {
+        /// Backend ids.
+        ids: Vec<i64>,
+        /// The new flag.
+        decommissioned: bool,
+    },
+    /// `CREATE TABLE`, after every replica was created on its backend.
+    CreateTable {
+        /// Database.
+        db: String,
+        /// The table with its partitions, tablets and replicas.
+        table: Table,
+        /// `IF NOT EXISTS`.
+        if_not_exists: bool,
+    },
+    /// `DROP TABLE`: to the recycle bin unless `force`.
+    DropTable {
+        /// Database.
+        db: String,
+        /// Table.
+        name: String,
+        /// `IF EXISTS`.
+        if_exists: bool,
+        /// `FORCE`.
+        force: bool,
+        /// When the leader accepted it.
+        time_ms: i64,
+    },
+    /// A recycled table's data was (or is being) erased.
+    EraseRecycledTable {
+        /// Table id.
+        table_id: i64,
+    },
+    /// `ALTER TABLE t SET (...)`.
+    ModifyTableProperties {
+        /// Database.
+        db: String,
+        /// Table.
+        table: String,
+        /// New write quorum.
+        write_quorum: Option<WriteQuorum>,
+        /// New replicated_storage.
+        replicated_storage: Option<bool>,
+    },
+    /// `ALTER TABLE t ADD PARTITION`, after its replicas were created.
+    AddPartition {
+        /// Database.
+        db: String,
+        /// Table.
+        table: String,
+        /// The partition.
+        partition: Partition,
+    },
+    /// Replica state learned from reports.
+    UpdateReplicas {
+        /// The changes.
+        updates: Vec<ReplicaUpdate>,
     },
 }
 
@@ -52,9 +139,46 @@ impl fmt::Display for JournalOp {
             JournalOp::CreateDatabase { name, .. } => write!(f, "CreateDatabase({name})"),
             JournalOp::DropDatabase { name, .. } => write!(f, "DropDatabase({name})"),
             JournalOp::SetFrontendConfig { items } => write!(f, "SetFrontendConfig({items:?})"),
-            JournalOp::FrontendHeartbeats { statuses, .. } => {
-                write!(f, "FrontendHeartbeats({} nodes)", statuses.len())
+            JournalOp::Heartbeats {
+                frontends,
+                backends,
+                ..
+            } => write!(
+                f,
+                "Heartbeats({} FEs, {} BEs)",
+                frontends.len(),
+                backends.len()
+            ),
+            JournalOp::AllocateIds { count } => write!(f, "AllocateIds({count})"),
+            JournalOp::AddBackend {
+                host,
+                heartbeat_port,
+            } => write!(f, "AddBackend({host}:{heartbeat_port})"),
+            JournalOp::DropBackend { id } => write!(f, "DropBackend({id})"),
+            JournalOp::SetBackendDecommissioned {
+                ids,
+                decommissioned,
+            } => {
+                write!(f, "SetBackendDecommissioned({ids:?}, {decommissioned})")
             }
+            JournalOp::CreateTable { db, table, .. } => {
+                write!(f, "CreateTable({db}.{})", table.name)
+            }
+            JournalOp::DropTable { db, name, .. } => write!(f, "DropTable({db}.{name})"),
+            JournalOp::EraseRecycledTable { table_id } => {
+                write!(f, "EraseRecycledTable({table_id})")
+            }
+            JournalOp::ModifyTableProperties { db, table, .. } => {
+                write!(f, "ModifyTableProperties({db}.{table})")
+            }
+            JournalOp::AddPartition {
+                db,
+                table,
+                partition,
+            } => {
+                write!(f, "AddPartition({db}.{table}.{})", partition.name)
+            }
+            JournalOp::UpdateReplicas { updates } => write!(f, "UpdateReplicas({})", updates.len()),
         }
     }
 }

@@ -1,5 +1,5 @@
-//! `tessera`: the one binary. `tessera fe` runs a frontend, `tessera playground` a local
-//! cluster.
+//! `tessera`: the one binary. `tessera fe` runs a frontend, `tessera be` a backend,
+//! `tessera playground` a local cluster.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +27,12 @@ enum Command {
         /// An existing FE (host:edit_log_port) to join through on the first start.
         #[arg(long)]
         helper: Option<String>,
+    },
+    /// Runs a backend (BE): tablets, heartbeats from the leader FE, agent tasks.
+    Be {
+        /// The config file (StarRocks be.conf keys).
+        #[arg(long, default_value = "conf/be.conf")]
+        conf: PathBuf,
     },
     /// Runs a local cluster: node i on 127.0.0.i with StarRocks's ports.
     Playground(playground::Args),
@@ -56,6 +62,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Fe { conf, helper } => run_fe(conf, helper),
+        Command::Be { conf } => run_be(conf),
         Command::Playground(args) => playground::run(args),
     }
 }
@@ -108,5 +115,53 @@ fn run_fe(conf: PathBuf, helper: Option<String>) -> ExitCode {
         };
         handle.shutdown().await;
         code
+    })
+}
+
+fn run_be(conf: PathBuf) -> ExitCode {
+    let (config, warnings) = match common::config::be::BeConfig::load(&conf) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tessera be: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config.sys_log_level);
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("tessera be: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async move {
+        let handle = match be::start(config).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!("cannot start the backend: {e}");
+                eprintln!("tessera be: cannot start the backend: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("tessera be: cannot listen for SIGTERM: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+            _ = term.recv() => tracing::info!("SIGTERM; stopping"),
+        }
+        handle.shutdown().await;
+        ExitCode::SUCCESS
     })
 }

@@ -1,7 +1,8 @@
 //! Test harness: real clusters of the `tessera` binary, one node per loopback address.
 //!
 //! Node `i` runs on `127.0.0.i` with StarRocks's default ports, as if every node had a machine
-//! of its own. Clients are real: statements go through the `mysql` command-line client
+//! of its own. Frontend `i` and backend `i` are independent processes that may share the
+//! address (their ports differ): `fe<i>/` and `be<i>/` in the cluster directory. Clients are real: statements go through the `mysql` command-line client
 //! (Debian's mariadb-client), exactly as a user would send them.
 //!
 //! Rules the harness enforces:
@@ -10,6 +11,8 @@
 //! - every wait has a deadline ([`wait_until`]); there are no bare sleeps in tests;
 //! - every process a test starts is killed by pid when the [`Cluster`] is dropped, and when a
 //!   test fails the tail of every node's log is printed.
+
+pub mod slt;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -285,6 +288,79 @@ pub const EDIT_LOG_PORT: u16 = 9010;
 pub const QUERY_PORT: u16 = 9030;
 /// The HTTP port.
 pub const HTTP_PORT: u16 = 8030;
+/// The backend's agent-task port.
+pub const BE_PORT: u16 = 9060;
+/// The backend's heartbeat port (the one `ALTER SYSTEM ADD BACKEND` names).
+pub const HEARTBEAT_SERVICE_PORT: u16 = 9050;
+/// The backend's HTTP port.
+pub const BE_HTTP_PORT: u16 = 8040;
+/// The backend's BE-to-BE port.
+pub const BRPC_PORT: u16 = 8060;
+
+/// A plain `GET path` over HTTP/1.1 (no TLS, no redirects): the status code and the body, or
+/// `None` when nothing answers within `timeout`.
+pub fn http_get(ip: &str, port: u16, path: &str, timeout: Duration) -> Option<(u16, String)> {
+    use std::io::Write;
+    let addr: SocketAddr = format!("{ip}:{port}").parse().ok()?;
+    let mut s = TcpStream::connect_timeout(&addr, timeout).ok()?;
+    s.set_read_timeout(Some(timeout)).ok()?;
+    s.set_write_timeout(Some(timeout)).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {ip}:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase()
+            .starts_with("transfer-encoding: chunked")
+    });
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    Some((status, body))
+}
+
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || after.len() < n {
+            break;
+        }
+        out.push_str(&after[..n]);
+        rest = after[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// Sends SIGTERM and waits up to 20 s for the child to exit (then SIGKILL).
+fn terminate(c: &mut Child) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(c.id().to_string())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(Some(_)) = c.try_wait() {
+            return;
+        }
+        if Instant::now() > deadline {
+            let _ = c.kill();
+            let _ = c.wait();
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
 
 /// Makes the child get SIGKILL when the test thread that started it dies, so that a test
 /// killed mid-way (a timeout, a closed pipe) leaves no node running.
@@ -302,20 +378,23 @@ pub fn die_with_parent(cmd: &mut Command) {
     }
 }
 
-/// A frontend process of a test cluster.
+/// A frontend or backend process of a test cluster.
 pub struct Node {
-    /// Its directory (conf, meta, log).
+    /// Its directory (conf, meta or storage, log).
     pub dir: PathBuf,
     child: Option<Child>,
 }
 
-/// A test cluster: frontends on 127.0.0.1, .2, ... with one directory each.
+/// A test cluster: frontends and backends on 127.0.0.1, .2, ... with one directory each.
 pub struct Cluster {
     dir: tempfile::TempDir,
     nodes: BTreeMap<u8, Node>,
+    bes: BTreeMap<u8, Node>,
     _lock: fs::File,
-    /// Config lines every node gets.
+    /// Config lines every frontend gets.
     pub base_conf: Vec<(String, String)>,
+    /// Config lines every backend gets.
+    pub be_base_conf: Vec<(String, String)>,
 }
 
 impl Cluster {
@@ -330,7 +409,14 @@ impl Cluster {
             .expect("open the testkit lock");
         lock.lock().expect("take the testkit lock");
         for i in 1..=6 {
-            for port in [QUERY_PORT, EDIT_LOG_PORT] {
+            for port in [
+                QUERY_PORT,
+                EDIT_LOG_PORT,
+                HEARTBEAT_SERVICE_PORT,
+                BE_PORT,
+                BE_HTTP_PORT,
+                BRPC_PORT,
+            ] {
                 assert!(
                     !port_open(&ip(i), port),
                     "{}:{port} is already in use (a playground or a leftover process?); stop it \
@@ -346,12 +432,14 @@ impl Cluster {
         Cluster {
             dir,
             nodes: BTreeMap::new(),
+            bes: BTreeMap::new(),
             _lock: lock,
             base_conf: vec![
                 ("heartbeat_timeout_second".into(), "1".into()),
                 ("heartbeat_retry_times".into(), "1".into()),
                 ("sys_log_level".into(), "INFO".into()),
             ],
+            be_base_conf: vec![("sys_log_level".into(), "INFO".into())],
         }
     }
 
@@ -640,6 +728,159 @@ impl Cluster {
         fs::read_to_string(self.node_dir(i).join("fe.log")).unwrap_or_default()
     }
 
+    /// The directory of backend `i` (conf, storage, log).
+    pub fn be_dir(&self, i: u8) -> PathBuf {
+        self.dir.path().join(format!("be{i}"))
+    }
+
+    /// Writes backend `i`'s be.conf: its address, storage root and log dir, the base lines,
+    /// and `extra` (later lines win).
+    pub fn write_be_conf(&self, i: u8, extra: &[(&str, &str)]) {
+        let dir = self.be_dir(i);
+        fs::create_dir_all(dir.join("conf")).expect("create conf dir");
+        let mut text = format!(
+            "# test backend {i}\npriority_networks = {}/32\nstorage_root_path = {}\nsys_log_dir = {}\n",
+            ip(i),
+            dir.join("storage").display(),
+            dir.join("log").display()
+        );
+        for (k, v) in &self.be_base_conf {
+            text.push_str(&format!("{k} = {v}\n"));
+        }
+        for (k, v) in extra {
+            text.push_str(&format!("{k} = {v}\n"));
+        }
+        fs::write(dir.join("conf/be.conf"), text).expect("write be.conf");
+    }
+
+    fn spawn_be(&mut self, i: u8) -> Child {
+        let dir = self.be_dir(i);
+        if !dir.join("conf/be.conf").exists() {
+            self.write_be_conf(i, &[]);
+        }
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("be.log"))
+            .expect("open the backend log");
+        let mut cmd = Command::new(tessera_binary());
+        cmd.arg("be")
+            .arg("--conf")
+            .arg(dir.join("conf/be.conf"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log handle"))
+            .stderr(log);
+        die_with_parent(&mut cmd);
+        cmd.spawn().expect("spawn tessera be")
+    }
+
+    /// `GET /api/health` on backend `i`: the body when it answers 200.
+    pub fn be_health(&self, i: u8) -> Option<String> {
+        match http_get(&ip(i), BE_HTTP_PORT, "/api/health", Duration::from_secs(2)) {
+            Some((200, body)) => Some(body),
+            _ => None,
+        }
+    }
+
+    /// Starts backend `i` and waits until its `/api/health` answers 200.
+    pub fn start_be(&mut self, i: u8) {
+        if self.bes.get(&i).is_some_and(|n| n.child.is_some()) {
+            panic!("backend {i} is already running");
+        }
+        let mut child = self.spawn_be(i);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "backend {i} exited ({status}) while starting:\n{}",
+                    self.be_log_tail(i, 30)
+                );
+            }
+            if self.be_health(i).is_some() {
+                break;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "backend {i} did not answer /api/health within 60 s:\n{}",
+                    self.be_log_tail(i, 30)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.bes.insert(
+            i,
+            Node {
+                dir: self.be_dir(i),
+                child: Some(child),
+            },
+        );
+    }
+
+    /// Starts backend `i` expecting it to refuse to start; returns its exit code and what it
+    /// wrote to its log during this attempt.
+    pub fn start_be_expect_exit(&mut self, i: u8) -> (i32, String) {
+        let log_path = self.be_dir(i).join("be.log");
+        let before = fs::read_to_string(&log_path).unwrap_or_default();
+        let mut child = self.spawn_be(i);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "backend {i} kept running but was expected to refuse to start:\n{}",
+                    self.be_log_tail(i, 30)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let after = fs::read_to_string(&log_path).unwrap_or_default();
+        (
+            status.code().unwrap_or(-1),
+            after[before.len().min(after.len())..].to_string(),
+        )
+    }
+
+    /// Kills backend `i` with SIGKILL and reaps it.
+    pub fn kill_be(&mut self, i: u8) {
+        if let Some(mut c) = self.bes.get_mut(&i).and_then(|n| n.child.take()) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Stops backend `i` with SIGTERM, waiting up to 20 s (then SIGKILL).
+    pub fn stop_be(&mut self, i: u8) {
+        if let Some(mut c) = self.bes.get_mut(&i).and_then(|n| n.child.take()) {
+            terminate(&mut c);
+        }
+    }
+
+    /// Whether backend `i`'s process is running.
+    pub fn is_be_running(&mut self, i: u8) -> bool {
+        match self.bes.get_mut(&i).and_then(|n| n.child.as_mut()) {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// Backend `i`'s whole log.
+    pub fn be_log(&self, i: u8) -> String {
+        fs::read_to_string(self.be_dir(i).join("be.log")).unwrap_or_default()
+    }
+
+    /// The last `n` lines of backend `i`'s log.
+    pub fn be_log_tail(&self, i: u8, n: usize) -> String {
+        let text = self.be_log(i);
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
     /// Starts a cluster of `followers` followers and `observers` observers (nodes 1.. in that
     /// order) and waits until all are alive and voting.
     pub fn start_ha(&mut self, followers: u8, observers: u8) {
@@ -693,8 +934,9 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         let panicking = std::thread::panicking();
         let ids: Vec<u8> = self.nodes.keys().copied().collect();
-        for i in &ids {
-            if let Some(mut c) = self.nodes.get_mut(i).and_then(|n| n.child.take()) {
+        let be_ids: Vec<u8> = self.bes.keys().copied().collect();
+        for node in self.nodes.values_mut().chain(self.bes.values_mut()) {
+            if let Some(mut c) = node.child.take() {
                 let _ = c.kill();
                 let _ = c.wait();
             }
@@ -705,6 +947,13 @@ impl Drop for Cluster {
                     "----- node {i} ({}) log tail -----\n{}",
                     ip(i),
                     self.log_tail(i, 60)
+                );
+            }
+            for i in be_ids {
+                eprintln!(
+                    "----- backend {i} ({}) log tail -----\n{}",
+                    ip(i),
+                    self.be_log_tail(i, 60)
                 );
             }
         }

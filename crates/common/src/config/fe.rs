@@ -46,6 +46,18 @@ crate::define_config! {
         edit_log_roll_num: i64 = "50000", mutable = false;
         /// Timeout (ms) of one RPC to another frontend, e.g. a forwarded statement.
         thrift_rpc_timeout_ms: i32 = "10000", mutable = true;
+        /// replication_num of a new table that does not set it.
+        default_replication_num: i32 = "3", mutable = true;
+        /// Seconds CREATE TABLE waits for one backend to create one tablet replica.
+        tablet_create_timeout_second: i32 = "10", mutable = true;
+        /// Upper bound (seconds) of the whole replica creation of one CREATE TABLE.
+        max_create_table_timeout_second: i32 = "600", mutable = true;
+        /// Seconds a dropped table stays in the recycle bin before its replicas are erased.
+        catalog_trash_expire_second: i64 = "86400", mutable = true;
+        /// Seconds a backend may hold a tablet the catalog does not know before it is dropped.
+        tablet_report_drop_tablet_delay_sec: i32 = "120", mutable = true;
+        /// Remove a decommissioned backend once it holds no replica.
+        drop_backend_after_decommission: bool = "true", mutable = true;
         /// Version string in the MySQL handshake and @@version.
         mysql_server_version: String = "5.1.0", mutable = true;
         /// Maximum number of MySQL connections to this FE.
@@ -140,6 +152,21 @@ impl FeConfig {
         if self.max_bdbje_clock_delta_ms < 0 {
             return Err(Error::invalid(
                 "max_bdbje_clock_delta_ms must not be negative",
+            ));
+        }
+        if !(1..=32767).contains(&self.default_replication_num) {
+            return Err(Error::invalid(
+                "default_replication_num must be between 1 and 32767",
+            ));
+        }
+        if self.tablet_create_timeout_second < 1 || self.max_create_table_timeout_second < 1 {
+            return Err(Error::invalid(
+                "tablet_create_timeout_second and max_create_table_timeout_second must be at least 1",
+            ));
+        }
+        if self.catalog_trash_expire_second < 0 || self.tablet_report_drop_tablet_delay_sec < 0 {
+            return Err(Error::invalid(
+                "catalog_trash_expire_second and tablet_report_drop_tablet_delay_sec must not be negative",
             ));
         }
         if self.qe_max_connection < 1 {
@@ -264,12 +291,15 @@ pub fn sample_conf() -> String {
 /// `docs/config.md`, generated from the key list.
 pub fn config_doc() -> String {
     format!(
-        "# Configuration\n\nGenerated from `crates/common/src/config/fe.rs`; do not edit by hand \
-         (run `UPDATE_GENERATED=1 cargo test -p tessera-common` after changing a key).\n\n\
+        "# Configuration\n\nGenerated from `crates/common/src/config/fe.rs` and `be.rs`; do not \
+         edit by hand (run `UPDATE_GENERATED=1 cargo test -p tessera-common` after changing a \
+         key).\n\n\
          Keys keep StarRocks's names and defaults where StarRocks has them. Mutable keys can be \
          changed at run time with `ADMIN SET FRONTEND CONFIG`; unlike StarRocks, the change is \
-         journaled, so it applies to every frontend and survives restarts.\n\n{}",
-        crate::config::markdown_table("fe.conf", FeConfig::KEYS)
+         journaled, so it applies to every frontend and survives restarts.\n\n{}\n\
+         `be.conf` keys are read when the backend starts.\n\n{}",
+        crate::config::markdown_table("fe.conf", FeConfig::KEYS),
+        crate::config::markdown_table("be.conf", crate::config::be::BeConfig::KEYS)
     )
 }
 

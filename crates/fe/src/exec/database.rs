@@ -86,6 +86,7 @@ pub async fn drop(
     session: &mut Session,
     name: String,
     if_exists: bool,
+    force: bool,
 ) -> Result<Outcome> {
     if SYSTEM_DATABASES
         .iter()
@@ -96,15 +97,32 @@ pub async fn drop(
             format!("Access denied; '{name}' is a system database and cannot be dropped"),
         ));
     }
-    let affected = write_op(
-        fe,
-        session,
-        JournalOp::DropDatabase {
-            name: name.clone(),
-            if_exists,
-        },
-    )
-    .await?;
+    let replicas: Vec<(i64, i64, i64)> = if force {
+        fe.journal.state.read(|s| {
+            s.catalog
+                .databases
+                .get(&name)
+                .map(|db| {
+                    db.tables
+                        .values()
+                        .flat_map(crate::leader::replicas_of)
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    } else {
+        Vec::new()
+    };
+    let op = JournalOp::DropDatabase {
+        name: name.clone(),
+        if_exists,
+        force,
+        time_ms: common::clock::now_ms(),
+    };
+    let affected = write_op(fe, session, op).await?;
+    if !replicas.is_empty() {
+        crate::backend::drop_replicas(fe, replicas).await;
+    }
     if session.database.as_deref() == Some(name.as_str()) && affected > 0 {
         session.database = None;
     }

@@ -159,9 +159,11 @@ fn a_paused_leader_is_replaced_and_steps_down_when_it_resumes() {
     c.signal(old, "STOP");
     let paused_at = Instant::now();
     let survivor = if old == 2 { 3 } else { 2 };
-    wait_until(WAIT, "a write accepted while the old leader is paused", || {
-        c.sql(survivor, "CREATE DATABASE during_pause").ok()
-    });
+    wait_until(
+        WAIT,
+        "a write accepted while the old leader is paused",
+        || c.sql(survivor, "CREATE DATABASE during_pause").ok(),
+    );
     phase!("writes resumed {:?} after the pause", paused_at.elapsed());
     let new = wait_until(WAIT, "the survivors agree on a new leader", || {
         let a = c.leader_seen_by(survivor)?;

@@ -1,9 +1,11 @@
-//! Multi-process cluster tests: real `tessera fe` processes on 127.0.0.1, .2, ... with
-//! StarRocks's ports, driven through the `mysql` client.
+//! Multi-process cluster tests: real `tessera fe` and `tessera be` processes on 127.0.0.1, .2,
+//! ... with StarRocks's ports, driven through the `mysql` client.
 //!
 //! Each test starts its own cluster, which takes the machine-wide testkit lock, so tests run
 //! one at a time whatever the runner does. Build the binary first: `cargo build -p tessera`.
 
+mod backend_process;
+mod backends;
 mod bad_input;
 mod failover;
 mod forward;
@@ -11,6 +13,7 @@ mod journal;
 mod membership;
 mod scripts;
 mod show;
+mod sql_files;
 
 use std::time::Duration;
 

@@ -1,0 +1,159 @@
+//! Starting a backend: address, ports, storage roots, servers, reporter.
+
+use std::net::Ipv4Addr;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::PoisonError;
+use std::time::Duration;
+
+use common::Error;
+use common::Result;
+use common::StatusCode;
+use common::config::be::BeConfig;
+use proto::backend_service_server::BackendServiceServer;
+use proto::heartbeat_service_server::HeartbeatServiceServer;
+use storage::StorageEngine;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::backend::Backend;
+use crate::heartbeat::HeartbeatServiceImpl;
+use crate::service::BackendServiceImpl;
+
+/// How long shutdown waits for the servers to finish their requests.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// A running backend.
+pub struct BeHandle {
+    /// The shared state.
+    pub backend: Arc<Backend>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl BeHandle {
+    /// Stops the servers and the reporter, then releases the storage roots (their locks and
+    /// metadata stores), so the same roots and ports can be used again at once.
+    pub async fn shutdown(&self) {
+        let _ = self.backend.shutdown.send(true);
+        let tasks: Vec<JoinHandle<()>> =
+            std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
+        for mut task in tasks {
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+                let _ = task.await;
+            }
+        }
+        self.backend.storage.close();
+        tracing::info!("backend stopped");
+    }
+}
+
+async fn bind(addr: Ipv4Addr, port: i32, key: &str) -> Result<TcpListener> {
+    let sa = SocketAddr::from((addr, port as u16));
+    TcpListener::bind(sa).await.map_err(|e| {
+        let why = if e.kind() == std::io::ErrorKind::AddrInUse {
+            "is already in use (is another backend or program running on this address?)".to_string()
+        } else {
+            format!("cannot be opened: {e}")
+        };
+        Error::new(StatusCode::InvalidArgument, format!("{key} {sa} {why}"))
+    })
+}
+
+/// Starts a backend.
+pub async fn start(config: BeConfig) -> Result<BeHandle> {
+    config.validate()?;
+    common::clock::set_offset_ms(config.debug_clock_offset_ms);
+    let locals = common::net::local_ipv4_addrs()?;
+    let address = common::net::choose_address(&config.priority_networks, "", &locals)?;
+    // Take every port before touching the storage roots: a second BE on this address fails
+    // cleanly.
+    let heartbeat = bind(
+        address,
+        config.heartbeat_service_port,
+        "heartbeat_service_port",
+    )
+    .await?;
+    let be_port = bind(address, config.be_port, "be_port").await?;
+    let http = bind(address, config.be_http_port, "be_http_port").await?;
+    let brpc = bind(address, config.brpc_port, "brpc_port").await?;
+
+    let roots: Vec<PathBuf> = config
+        .storage_roots()?
+        .into_iter()
+        .map(|r| r.path)
+        .collect();
+    let storage = tokio::task::spawn_blocking(move || StorageEngine::open(&roots))
+        .await
+        .map_err(|e| Error::internal(format!("storage open task: {e}")))??;
+    for bad in storage.corrupt_records() {
+        tracing::error!(
+            tablet_id = bad.tablet_id,
+            root = %bad.root.display(),
+            "skipped a damaged tablet metadata record: {}",
+            bad.error
+        );
+    }
+    let backend = Arc::new(Backend::new(config, address, Arc::new(storage)));
+    let tasks = vec![
+        serve_grpc(&backend, heartbeat, "heartbeat_service_port", true),
+        serve_grpc(&backend, be_port, "be_port", false),
+        serve_grpc(&backend, brpc, "brpc_port", false),
+        tokio::spawn(crate::http::serve(backend.clone(), http)),
+        tokio::spawn(crate::reporter::run(backend.clone())),
+    ];
+    let c = &backend.config;
+    tracing::info!(
+        address = %address,
+        heartbeat_service_port = c.heartbeat_service_port,
+        be_port = c.be_port,
+        be_http_port = c.be_http_port,
+        brpc_port = c.brpc_port,
+        cluster_id = backend.storage.cluster_id().unwrap_or(0),
+        tablets = backend.storage.tablet_count(),
+        storage_root_path = %c.storage_root_path,
+        "backend started"
+    );
+    Ok(BeHandle {
+        backend,
+        tasks: Mutex::new(tasks),
+    })
+}
+
+fn serve_grpc(
+    be: &Arc<Backend>,
+    listener: TcpListener,
+    key: &'static str,
+    heartbeat: bool,
+) -> JoinHandle<()> {
+    let max = proto::MAX_MESSAGE_BYTES;
+    let mut builder = tonic::transport::Server::builder().tcp_nodelay(true);
+    let router = if heartbeat {
+        builder.add_service(HeartbeatServiceServer::new(HeartbeatServiceImpl {
+            be: be.clone(),
+        }))
+    } else {
+        builder.add_service(
+            BackendServiceServer::new(BackendServiceImpl { be: be.clone() })
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max),
+        )
+    };
+    let mut shutdown = be.shutdown.subscribe();
+    tokio::spawn(async move {
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let r = router
+            .serve_with_incoming_shutdown(incoming, async move {
+                let _ = shutdown.wait_for(|s| *s).await;
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::error!(%e, "{key} server stopped");
+        }
+    })
+}

@@ -1,0 +1,326 @@
+//! `be.conf`: the backend's config keys, with StarRocks's names and defaults.
+
+use std::path::Path;
+use std::path::PathBuf;
+
+use crate::config::ConfigStruct;
+use crate::config::fe::home_of_conf;
+use crate::error::Error;
+use crate::error::Result;
+
+crate::define_config! {
+    /// The backend's configuration (`be.conf`).
+    pub struct BeConfig {
+        /// Port of the backend service: agent tasks from the leader FE (create/drop tablet, ...).
+        be_port: i32 = "9060", mutable = false;
+        /// Port that receives the leader FE's heartbeats; identifies a BE in ALTER SYSTEM ADD BACKEND.
+        heartbeat_service_port: i32 = "9050", mutable = false;
+        /// HTTP port: health, Stream Load, snapshot downloads.
+        be_http_port: i32 = "8040", mutable = false;
+        /// Port for BE-to-BE traffic (tablet writes, replication).
+        brpc_port: i32 = "8060", mutable = false;
+        /// Semicolon-separated CIDRs; the node advertises (and listens on) the first local address inside one of them.
+        priority_networks: String = "", mutable = false;
+        /// Data directories separated by `;`, each optionally followed by `,medium:hdd` or `,medium:ssd`.
+        storage_root_path: String = "${STARROCKS_HOME}/storage", mutable = false;
+        /// Directory of the backend log (bin/start_be.sh writes be.log there).
+        sys_log_dir: String = "${STARROCKS_HOME}/log", mutable = false;
+        /// Log level: FATAL, ERROR, WARN, INFO, DEBUG (TRACE also accepted).
+        sys_log_level: String = "INFO", mutable = false;
+        /// Seconds between full tablet reports to the leader FE when the FE's heartbeat names no interval.
+        report_tablet_interval_seconds: i32 = "60", mutable = false;
+        /// Seconds a measured data size per storage root is reused in heartbeats and reports (free space is read fresh).
+        report_disk_state_interval_seconds: i32 = "60", mutable = false;
+        /// Test-only: offset (ms) added to this node's clock, to simulate clock skew.
+        debug_clock_offset_ms: i64 = "0", mutable = false;
+    }
+}
+
+impl ConfigStruct for BeConfig {
+    fn set_key(&mut self, key: &str, value: &str) -> std::result::Result<(), String> {
+        self.set(key, value)
+    }
+    fn knows(key: &str) -> bool {
+        BeConfig::key_info(key).is_some()
+    }
+}
+
+/// The storage medium a root path declares (accepted for StarRocks compatibility; Tessera does
+/// not place tablets by medium).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StorageMedium {
+    /// Spinning disk (StarRocks's default).
+    Hdd,
+    /// Solid-state disk.
+    Ssd,
+}
+
+/// One entry of `storage_root_path`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageRootPath {
+    /// The directory.
+    pub path: PathBuf,
+    /// The declared medium, if any.
+    pub medium: Option<StorageMedium>,
+}
+
+/// Parses a `storage_root_path` value: `dir[,medium:hdd|ssd]` entries separated by `;`.
+pub fn parse_storage_root_path(value: &str) -> Result<Vec<StorageRootPath>> {
+    let mut roots: Vec<StorageRootPath> = Vec::new();
+    for entry in value.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+        let mut parts = entry.split(',').map(str::trim);
+        let dir = parts.next().unwrap_or_default();
+        if dir.is_empty() {
+            return Err(Error::invalid(format!(
+                "storage_root_path: the entry '{entry}' has no directory"
+            )));
+        }
+        let mut medium = None;
+        for prop in parts.filter(|p| !p.is_empty()) {
+            let (k, v) = prop.split_once(':').unwrap_or((prop, ""));
+            if !k.trim().eq_ignore_ascii_case("medium") {
+                return Err(Error::invalid(format!(
+                    "storage_root_path: unknown property '{prop}' in '{entry}' (only \
+                     medium:hdd or medium:ssd is accepted)"
+                )));
+            }
+            medium = Some(match v.trim().to_ascii_lowercase().as_str() {
+                "hdd" => StorageMedium::Hdd,
+                "ssd" => StorageMedium::Ssd,
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "storage_root_path: medium must be hdd or ssd, got '{}' in '{entry}'",
+                        v.trim()
+                    )));
+                }
+            });
+        }
+        let path = PathBuf::from(dir);
+        if roots.iter().any(|r| r.path == path) {
+            return Err(Error::invalid(format!(
+                "storage_root_path lists {dir} twice"
+            )));
+        }
+        roots.push(StorageRootPath { path, medium });
+    }
+    if roots.is_empty() {
+        return Err(Error::invalid(
+            "storage_root_path is empty: set at least one data directory",
+        ));
+    }
+    Ok(roots)
+}
+
+impl BeConfig {
+    /// Loads `path`, expands `${STARROCKS_HOME}` and checks the values; returns warnings too.
+    pub fn load(path: &Path) -> Result<(BeConfig, Vec<String>)> {
+        let home = home_of_conf(path);
+        let mut config = BeConfig::default();
+        let warnings = crate::config::load_into(&mut config, path, &home)?;
+        config.expand_home(&home);
+        config.validate()?;
+        Ok((config, warnings))
+    }
+
+    /// Expands `${STARROCKS_HOME}` left in path defaults.
+    pub fn expand_home(&mut self, home: &Path) {
+        self.storage_root_path = crate::config::expand_home(&self.storage_root_path, home);
+        self.sys_log_dir = crate::config::expand_home(&self.sys_log_dir, home);
+    }
+
+    /// Checks values and the relations between them.
+    pub fn validate(&self) -> Result<()> {
+        let ports = self.ports();
+        for (name, port) in ports {
+            if !(1..=65535).contains(&port) {
+                return Err(Error::invalid(format!(
+                    "{name} = {port} is not a TCP port (1..65535)"
+                )));
+            }
+        }
+        for (i, (a, pa)) in ports.iter().enumerate() {
+            for (b, pb) in &ports[i + 1..] {
+                if pa == pb {
+                    return Err(Error::invalid(format!(
+                        "{a} and {b} are both {pa}; each port must differ"
+                    )));
+                }
+            }
+        }
+        parse_storage_root_path(&self.storage_root_path)?;
+        if self.report_tablet_interval_seconds < 1 {
+            return Err(Error::invalid(
+                "report_tablet_interval_seconds must be at least 1",
+            ));
+        }
+        if self.report_disk_state_interval_seconds < 1 {
+            return Err(Error::invalid(
+                "report_disk_state_interval_seconds must be at least 1",
+            ));
+        }
+        crate::net::parse_cidr_list(&self.priority_networks)?;
+        Ok(())
+    }
+
+    /// The four ports with their key names, in the order they are bound.
+    pub fn ports(&self) -> [(&'static str, i32); 4] {
+        [
+            ("heartbeat_service_port", self.heartbeat_service_port),
+            ("be_port", self.be_port),
+            ("be_http_port", self.be_http_port),
+            ("brpc_port", self.brpc_port),
+        ]
+    }
+
+    /// The data directories.
+    pub fn storage_roots(&self) -> Result<Vec<StorageRootPath>> {
+        parse_storage_root_path(&self.storage_root_path)
+    }
+}
+
+/// The sample `conf/be.conf` shipped in the repo: every key with its default, commented out
+/// except the ones a deployment sets, and what each is for.
+pub fn sample_conf() -> String {
+    let mut s = String::from(
+        "# Tessera backend configuration (StarRocks be.conf keys).\n\
+         # Lines are `key = value`; ${STARROCKS_HOME} (or ${TESSERA_HOME}) is the directory above conf/.\n\
+         # Keys are read at start-up. docs/config.md lists every key.\n\
+         # This file is generated: see crates/common/src/config/be.rs.\n\n",
+    );
+    for k in BeConfig::KEYS {
+        if k.name.starts_with("debug_") {
+            continue;
+        }
+        s.push_str(&format!("# {}\n", k.comment.trim()));
+        let active = matches!(k.name, "storage_root_path" | "sys_log_dir");
+        let prefix = if active { "" } else { "# " };
+        s.push_str(&format!("{prefix}{} = {}\n\n", k.name, k.default));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_starrocks_ports() {
+        let c = BeConfig::default();
+        assert_eq!(
+            (
+                c.be_port,
+                c.heartbeat_service_port,
+                c.be_http_port,
+                c.brpc_port
+            ),
+            (9060, 9050, 8040, 8060)
+        );
+        assert_eq!(c.report_tablet_interval_seconds, 60);
+        c.validate().expect("defaults are valid");
+    }
+
+    #[test]
+    fn storage_root_path_accepts_media_and_refuses_nonsense() {
+        let roots = parse_storage_root_path("/a/b ; /c,medium:SSD;/d,medium:hdd;").expect("ok");
+        assert_eq!(roots.len(), 3);
+        assert_eq!(roots[0].path, PathBuf::from("/a/b"));
+        assert_eq!(roots[0].medium, None);
+        assert_eq!(roots[1].medium, Some(StorageMedium::Ssd));
+        assert_eq!(roots[2].medium, Some(StorageMedium::Hdd));
+        for bad in [
+            "",
+            " ; ",
+            "/a,medium:tape",
+            "/a,capacity:10",
+            "/a;/a",
+            ",medium:ssd",
+        ] {
+            let err = parse_storage_root_path(bad).expect_err(bad);
+            assert!(
+                err.message.contains("storage_root_path"),
+                "{bad}: {}",
+                err.message
+            );
+        }
+    }
+
+    #[test]
+    fn bad_value_names_file_and_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("be.conf");
+        std::fs::write(&path, "# x\n\nbe_port = ninety\n").expect("write");
+        let err = BeConfig::load(&path).expect_err("bad value");
+        assert!(err.message.contains("be.conf:3"), "{}", err.message);
+        assert!(err.message.contains("be_port"), "{}", err.message);
+    }
+
+    #[test]
+    fn duplicate_ports_and_bad_intervals_are_refused() {
+        let c = BeConfig {
+            brpc_port: 9050,
+            ..BeConfig::default()
+        };
+        let err = c.validate().expect_err("duplicate");
+        assert!(
+            err.message.contains("heartbeat_service_port"),
+            "{}",
+            err.message
+        );
+        let c = BeConfig {
+            report_tablet_interval_seconds: 0,
+            ..BeConfig::default()
+        };
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn loads_with_home_and_unknown_keys() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("conf")).expect("mkdir");
+        let path = dir.path().join("conf/be.conf");
+        std::fs::write(
+            &path,
+            "JAVA_OPTS = x\nbe_port = 9061\nstorage_root_path = ${STARROCKS_HOME}/s1;${STARROCKS_HOME}/s2,medium:ssd\n",
+        )
+        .expect("write");
+        let (c, warnings) = BeConfig::load(&path).expect("loads");
+        assert_eq!(c.be_port, 9061);
+        assert_eq!(warnings.len(), 1);
+        if std::env::var("STARROCKS_HOME").is_err() {
+            let roots = c.storage_roots().expect("roots");
+            assert_eq!(roots.len(), 2);
+            assert!(roots[0].path.ends_with("s1"), "{roots:?}");
+            assert!(c.sys_log_dir.ends_with("/log"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod generated_files {
+    use super::*;
+
+    #[test]
+    fn sample_conf_is_current_and_loads_to_the_defaults() {
+        let rel = "conf/be.conf";
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let expected_text = sample_conf();
+        if std::env::var("UPDATE_GENERATED").is_ok() {
+            std::fs::write(repo.join(rel), &expected_text).expect("write generated file");
+        } else {
+            let actual = std::fs::read_to_string(repo.join(rel)).unwrap_or_default();
+            assert_eq!(
+                actual, expected_text,
+                "{rel} is stale: run `UPDATE_GENERATED=1 cargo test -p tessera-common`"
+            );
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("conf")).expect("mkdir");
+        let path = dir.path().join("conf/be.conf");
+        std::fs::write(&path, sample_conf()).expect("write");
+        let (loaded, warnings) = BeConfig::load(&path).expect("the sample loads");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let mut expected = BeConfig::default();
+        expected.expand_home(&home_of_conf(&path));
+        assert_eq!(loaded, expected);
+    }
+}

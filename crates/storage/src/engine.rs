@@ -1,0 +1,509 @@
+//! The storage engine: every storage root of one backend and the tablets in them.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::MutexGuard;
+use std::sync::PoisonError;
+use std::time::Duration;
+use std::time::Instant;
+
+use common::Error;
+use common::Result;
+use common::StatusCode;
+use common::schema::TableSchema;
+
+use crate::meta::CorruptRecord;
+use crate::meta::TabletMeta;
+use crate::meta::TabletState;
+use crate::root::CLUSTER_ID_FILE;
+use crate::root::StorageRoot;
+use crate::root::dir_bytes;
+
+/// What the FE asks for when it creates a tablet replica.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreateTablet {
+    /// The tablet.
+    pub tablet_id: i64,
+    /// The replica's id.
+    pub replica_id: i64,
+    /// The table.
+    pub table_id: i64,
+    /// The partition.
+    pub partition_id: i64,
+    /// The table's schema.
+    pub schema: TableSchema,
+    /// The partition's visible version (1 for a new table).
+    pub version: i64,
+}
+
+/// What a create did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CreateOutcome {
+    /// The tablet is new.
+    Created,
+    /// The same replica already existed (a retried task).
+    AlreadyExists,
+}
+
+/// A tablet as reports show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TabletStatus {
+    /// Its metadata; `state` is derived from the files (MISSING_DATA when the directory is gone).
+    pub meta: TabletMeta,
+    /// Its directory.
+    pub dir: PathBuf,
+    /// Bytes of its files.
+    pub data_size: i64,
+    /// Rows it holds.
+    pub row_count: i64,
+}
+
+/// Capacity of one storage root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DiskStat {
+    /// The root directory.
+    pub root_path: PathBuf,
+    /// Size of its file system.
+    pub total_bytes: i64,
+    /// Bytes still available to this process on that file system.
+    pub available_bytes: i64,
+    /// Bytes of tablet files under the root.
+    pub data_used_bytes: i64,
+}
+
+struct Entry {
+    meta: TabletMeta,
+    root: usize,
+}
+
+struct Inner {
+    roots: Vec<StorageRoot>,
+    tablets: BTreeMap<i64, Entry>,
+    corrupt: Vec<CorruptRecord>,
+    cluster_id: Option<i32>,
+    // Per root: when the data size was last measured, and the result.
+    data_used: Vec<Option<(Instant, i64)>>,
+}
+
+/// Every storage root of one backend. Methods do blocking file I/O.
+pub struct StorageEngine {
+    paths: Vec<PathBuf>,
+    inner: Mutex<Option<Inner>>,
+}
+
+fn closed() -> Error {
+    Error::new(
+        StatusCode::Cancelled,
+        "the storage engine is closed (the backend is stopping)",
+    )
+}
+
+impl StorageEngine {
+    /// Opens (creating when needed) and locks every root, checks that they agree on the
+    /// cluster id, and loads the tablet metadata.
+    pub fn open(paths: &[PathBuf]) -> Result<StorageEngine> {
+        if paths.is_empty() {
+            return Err(Error::invalid("no storage root path given"));
+        }
+        let mut roots = Vec::with_capacity(paths.len());
+        for p in paths {
+            roots.push(StorageRoot::open(p)?);
+        }
+        let cluster_id = Self::agree_on_cluster_id(&roots)?;
+        let mut tablets: BTreeMap<i64, Entry> = BTreeMap::new();
+        let mut corrupt = Vec::new();
+        for (i, root) in roots.iter().enumerate() {
+            for record in root.load()? {
+                match record {
+                    Ok(mut meta) => {
+                        if let Some(first) = tablets.get(&meta.tablet_id) {
+                            let error = format!(
+                                "tablet {} is also stored in {}; this copy is ignored",
+                                meta.tablet_id,
+                                roots[first.root].path.display()
+                            );
+                            tracing::error!(tablet_id = meta.tablet_id, root = %root.path.display(), "{error}");
+                            corrupt.push(CorruptRecord {
+                                tablet_id: meta.tablet_id,
+                                root: root.path.clone(),
+                                error,
+                            });
+                            continue;
+                        }
+                        let dir = root.tablet_dir(meta.tablet_id);
+                        meta.state = if dir.is_dir() {
+                            TabletState::Normal
+                        } else {
+                            tracing::warn!(
+                                tablet_id = meta.tablet_id,
+                                dir = %dir.display(),
+                                "the tablet's data directory is missing; it is reported as MISSING_DATA"
+                            );
+                            TabletState::MissingData
+                        };
+                        tablets.insert(meta.tablet_id, Entry { meta, root: i });
+                    }
+                    Err((tablet_id, error)) => {
+                        tracing::error!(
+                            tablet_id,
+                            store = %root.path.join("meta/tablet_meta.redb").display(),
+                            "the metadata record of tablet {tablet_id} cannot be decoded ({error}); \
+                             the tablet is skipped"
+                        );
+                        corrupt.push(CorruptRecord {
+                            tablet_id,
+                            root: root.path.clone(),
+                            error,
+                        });
+                    }
+                }
+            }
+        }
+        let n = roots.len();
+        Ok(StorageEngine {
+            paths: paths.to_vec(),
+            inner: Mutex::new(Some(Inner {
+                roots,
+                tablets,
+                corrupt,
+                cluster_id,
+                data_used: vec![None; n],
+            })),
+        })
+    }
+
+    fn agree_on_cluster_id(roots: &[StorageRoot]) -> Result<Option<i32>> {
+        let mut found: Option<(i32, PathBuf)> = None;
+        let mut missing = Vec::new();
+        for root in roots {
+            match (root.read_cluster_id()?, &found) {
+                (None, _) => missing.push(root),
+                (Some(id), None) => found = Some((id, root.path.clone())),
+                (Some(id), Some((first, first_path))) if id != *first => {
+                    return Err(Error::new(
+                        StatusCode::ClusterIdMismatch,
+                        format!(
+                            "the storage roots belong to different clusters: {} says {first}, {} \
+                             says {id}. A backend's roots must all belong to one cluster; remove \
+                             the root that belongs elsewhere from storage_root_path",
+                            first_path.join(CLUSTER_ID_FILE).display(),
+                            root.path.join(CLUSTER_ID_FILE).display()
+                        ),
+                    ));
+                }
+                (Some(_), Some(_)) => {}
+            }
+        }
+        if let Some((id, _)) = &found {
+            // A root added since the cluster was bound gets the id now.
+            for root in missing {
+                tracing::info!(root = %root.path.display(), cluster_id = id, "storing the cluster id in a new storage root");
+                root.write_cluster_id(*id)?;
+            }
+        }
+        Ok(found.map(|(id, _)| id))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Inner>> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Releases every root (locks and metadata stores); later calls fail.
+    pub fn close(&self) {
+        self.lock().take();
+    }
+
+    /// The root directories, in `storage_root_path` order.
+    pub fn root_paths(&self) -> &[PathBuf] {
+        &self.paths
+    }
+
+    /// The cluster this backend belongs to, once a heartbeat bound it.
+    pub fn cluster_id(&self) -> Option<i32> {
+        self.lock().as_ref().and_then(|i| i.cluster_id)
+    }
+
+    /// Binds this backend to `cluster_id` (written to every root) unless it already belongs to
+    /// a cluster; returns whether it was newly bound. A different stored id is refused.
+    pub fn bind_cluster_id(&self, cluster_id: i32) -> Result<bool> {
+        if cluster_id <= 0 {
+            return Err(Error::invalid(format!("{cluster_id} is not a cluster id")));
+        }
+        let mut guard = self.lock();
+        let inner = guard.as_mut().ok_or_else(closed)?;
+        match inner.cluster_id {
+            Some(id) if id == cluster_id => Ok(false),
+            Some(id) => Err(Error::new(
+                StatusCode::ClusterIdMismatch,
+                format!(
+                    "cluster id mismatch: this backend belongs to cluster {id}; the heartbeat \
+                     came from cluster {cluster_id}"
+                ),
+            )),
+            None => {
+                for root in &inner.roots {
+                    root.write_cluster_id(cluster_id)?;
+                }
+                inner.cluster_id = Some(cluster_id);
+                Ok(true)
+            }
+        }
+    }
+
+    /// Creates a tablet replica: its directory in the root with the most available space, then
+    /// its metadata. Creating the same replica again succeeds; the same tablet id with another
+    /// replica id, table, partition or schema is refused.
+    pub fn create_tablet(&self, req: CreateTablet) -> Result<CreateOutcome> {
+        let mut guard = self.lock();
+        let inner = guard.as_mut().ok_or_else(closed)?;
+        if let Some(entry) = inner.tablets.get_mut(&req.tablet_id) {
+            let m = &entry.meta;
+            if m.replica_id != req.replica_id {
+                return Err(Error::invalid(format!(
+                    "tablet {} already exists on this backend as replica {}, not replica {}",
+                    req.tablet_id, m.replica_id, req.replica_id
+                )));
+            }
+            if m.table_id != req.table_id
+                || m.partition_id != req.partition_id
+                || m.schema != req.schema
+            {
+                return Err(Error::invalid(format!(
+                    "tablet {} (replica {}) already exists on this backend with another table, \
+                     partition or schema",
+                    req.tablet_id, req.replica_id
+                )));
+            }
+            if entry.meta.state == TabletState::MissingData {
+                let dir = inner.roots[entry.root].tablet_dir(req.tablet_id);
+                fs::create_dir_all(&dir).map_err(|e| {
+                    Error::io(format!("create tablet directory {}", dir.display()), e)
+                })?;
+                entry.meta.state = TabletState::Normal;
+                tracing::info!(
+                    tablet_id = req.tablet_id,
+                    "recreated the missing data directory"
+                );
+            }
+            return Ok(CreateOutcome::AlreadyExists);
+        }
+        if let Some(bad) = inner.corrupt.iter().find(|c| c.tablet_id == req.tablet_id) {
+            return Err(Error::new(
+                StatusCode::MetaCorrupted,
+                format!(
+                    "tablet {} has a damaged metadata record in {} ({}); drop the tablet first",
+                    req.tablet_id,
+                    bad.root.display(),
+                    bad.error
+                ),
+            ));
+        }
+        let root_idx = inner
+            .roots
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, r)| (r.capacity().1, std::cmp::Reverse(*i)))
+            .map(|(i, _)| i)
+            .ok_or_else(|| Error::internal("no storage root"))?;
+        let root = &inner.roots[root_idx];
+        let dir = root.tablet_dir(req.tablet_id);
+        if dir.exists() {
+            // A directory without metadata is a leftover of an interrupted drop.
+            tracing::warn!(dir = %dir.display(), "removing a leftover tablet directory");
+            fs::remove_dir_all(&dir)
+                .map_err(|e| Error::io(format!("remove leftover {}", dir.display()), e))?;
+        }
+        fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("create tablet directory {}", dir.display()), e))?;
+        let meta = TabletMeta {
+            tablet_id: req.tablet_id,
+            replica_id: req.replica_id,
+            table_id: req.table_id,
+            partition_id: req.partition_id,
+            schema: req.schema,
+            version: req.version,
+            create_time_ms: common::clock::now_ms(),
+            state: TabletState::Normal,
+        };
+        if let Err(e) = root.put(&meta) {
+            let _ = fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+        inner.data_used[root_idx] = None;
+        inner.tablets.insert(
+            req.tablet_id,
+            Entry {
+                meta,
+                root: root_idx,
+            },
+        );
+        Ok(CreateOutcome::Created)
+    }
+
+    /// Drops a tablet replica: its metadata, then its directory. Dropping a tablet this
+    /// backend does not have succeeds (returns false). `replica_id` 0 drops whatever replica
+    /// is here; another id that differs is refused.
+    pub fn drop_tablet(&self, tablet_id: i64, replica_id: i64) -> Result<bool> {
+        let mut guard = self.lock();
+        let inner = guard.as_mut().ok_or_else(closed)?;
+        if let Some(entry) = inner.tablets.get(&tablet_id) {
+            if replica_id != 0 && entry.meta.replica_id != replica_id {
+                return Err(Error::invalid(format!(
+                    "tablet {tablet_id} on this backend is replica {}, not replica {replica_id}; \
+                     not dropped",
+                    entry.meta.replica_id
+                )));
+            }
+            let root_idx = entry.root;
+            let root = &inner.roots[root_idx];
+            root.delete(tablet_id)?;
+            inner.tablets.remove(&tablet_id);
+            inner.data_used[root_idx] = None;
+            let dir = root.tablet_dir(tablet_id);
+            remove_tablet_dir(&dir);
+            return Ok(true);
+        }
+        // A damaged record can be dropped too: that is how it is cleared.
+        let mut dropped = false;
+        let bad: Vec<CorruptRecord> = inner
+            .corrupt
+            .iter()
+            .filter(|c| c.tablet_id == tablet_id)
+            .cloned()
+            .collect();
+        for rec in bad {
+            if let Some((i, root)) = inner
+                .roots
+                .iter()
+                .enumerate()
+                .find(|(_, r)| r.path == rec.root)
+            {
+                root.delete(tablet_id)?;
+                remove_tablet_dir(&root.tablet_dir(tablet_id));
+                inner.data_used[i] = None;
+                dropped = true;
+            }
+        }
+        inner.corrupt.retain(|c| c.tablet_id != tablet_id);
+        Ok(dropped)
+    }
+
+    /// How many tablets this backend holds.
+    pub fn tablet_count(&self) -> usize {
+        self.lock().as_ref().map(|i| i.tablets.len()).unwrap_or(0)
+    }
+
+    /// One tablet's metadata (with the state derived at open or create).
+    pub fn tablet_meta(&self, tablet_id: i64) -> Option<TabletMeta> {
+        self.lock()
+            .as_ref()
+            .and_then(|i| i.tablets.get(&tablet_id).map(|e| e.meta.clone()))
+    }
+
+    /// Every tablet with its current state and size, by tablet id.
+    pub fn tablets(&self) -> Result<Vec<TabletStatus>> {
+        // Copy under the lock, measure the files without it.
+        let snapshot: Vec<(TabletMeta, PathBuf)> = {
+            let guard = self.lock();
+            let inner = guard.as_ref().ok_or_else(closed)?;
+            inner
+                .tablets
+                .values()
+                .map(|e| {
+                    (
+                        e.meta.clone(),
+                        inner.roots[e.root].tablet_dir(e.meta.tablet_id),
+                    )
+                })
+                .collect()
+        };
+        Ok(snapshot
+            .into_iter()
+            .map(|(mut meta, dir)| {
+                let exists = dir.is_dir();
+                if !exists {
+                    meta.state = TabletState::MissingData;
+                }
+                TabletStatus {
+                    data_size: if exists { dir_bytes(&dir) } else { 0 },
+                    row_count: 0,
+                    meta,
+                    dir,
+                }
+            })
+            .collect())
+    }
+
+    /// Metadata records that could not be decoded when the roots were opened.
+    pub fn corrupt_records(&self) -> Vec<CorruptRecord> {
+        self.lock()
+            .as_ref()
+            .map(|i| i.corrupt.clone())
+            .unwrap_or_default()
+    }
+
+    /// Capacity of every root. The bytes under `data/` are measured again when older than
+    /// `max_age` or after a tablet was created or dropped in that root.
+    pub fn disks(&self, max_age: Duration) -> Result<Vec<DiskStat>> {
+        let stale: Vec<(usize, PathBuf)> = {
+            let guard = self.lock();
+            let inner = guard.as_ref().ok_or_else(closed)?;
+            inner
+                .data_used
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.is_none_or(|(at, _)| at.elapsed() > max_age))
+                .map(|(i, _)| (i, inner.roots[i].path.join("data")))
+                .collect()
+        };
+        let measured: Vec<(usize, i64)> = stale
+            .into_iter()
+            .map(|(i, data)| (i, dir_bytes(&data)))
+            .collect();
+        let mut guard = self.lock();
+        let inner = guard.as_mut().ok_or_else(closed)?;
+        let now = Instant::now();
+        for (i, bytes) in measured {
+            inner.data_used[i] = Some((now, bytes));
+        }
+        Ok(inner
+            .roots
+            .iter()
+            .zip(&inner.data_used)
+            .map(|(root, used)| {
+                let (total, available) = root.capacity();
+                DiskStat {
+                    root_path: root.path.clone(),
+                    total_bytes: total,
+                    available_bytes: available,
+                    data_used_bytes: used.map(|(_, b)| b).unwrap_or(0),
+                }
+            })
+            .collect())
+    }
+
+    /// Test support: plants raw bytes as the metadata record of `tablet_id` in root `root`.
+    #[doc(hidden)]
+    pub fn put_raw_record(&self, root: usize, tablet_id: i64, bytes: &[u8]) -> Result<()> {
+        let guard = self.lock();
+        let inner = guard.as_ref().ok_or_else(closed)?;
+        inner
+            .roots
+            .get(root)
+            .ok_or_else(|| Error::invalid(format!("no storage root {root}")))?
+            .put_raw(tablet_id, bytes)
+    }
+}
+
+fn remove_tablet_dir(dir: &std::path::Path) {
+    match fs::remove_dir_all(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            // The metadata is gone, so the directory is garbage a later create clears.
+            tracing::warn!(dir = %dir.display(), %e, "cannot remove a dropped tablet's directory");
+        }
+    }
+}

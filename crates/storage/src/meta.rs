@@ -1,0 +1,65 @@
+//! The tablet metadata record.
+
+use std::fmt;
+
+use common::schema::TableSchema;
+use serde::Deserialize;
+use serde::Serialize;
+
+/// What a tablet's replica is usable for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TabletState {
+    /// Usable.
+    Normal,
+    /// The metadata exists but the tablet's data directory does not (lost or removed by hand).
+    MissingData,
+}
+
+impl TabletState {
+    /// The name reports carry (`TabletInfo.state`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TabletState::Normal => "NORMAL",
+            TabletState::MissingData => "MISSING_DATA",
+        }
+    }
+}
+
+impl fmt::Display for TabletState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A tablet replica's metadata, stored as JSON under its tablet id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TabletMeta {
+    /// The tablet.
+    pub tablet_id: i64,
+    /// The FE's id of this replica.
+    pub replica_id: i64,
+    /// The table it belongs to.
+    pub table_id: i64,
+    /// The partition it belongs to.
+    pub partition_id: i64,
+    /// The table's schema when the tablet was created.
+    pub schema: TableSchema,
+    /// The highest version this replica holds.
+    pub version: i64,
+    /// When it was created, epoch ms.
+    pub create_time_ms: i64,
+    /// Stored as NORMAL; the engine derives MISSING_DATA when it opens the root.
+    pub state: TabletState,
+}
+
+/// A metadata record that could not be decoded: skipped, and kept here so it can be shown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CorruptRecord {
+    /// The record's key.
+    pub tablet_id: i64,
+    /// The storage root holding it.
+    pub root: std::path::PathBuf,
+    /// Why it did not decode.
+    pub error: String,
+}
