@@ -307,3 +307,58 @@ fn dropped_tables_leave_the_backends_and_lost_replicas_are_marked_bad() {
         .collect();
     assert_eq!(bad, vec![be2]);
 }
+
+#[test]
+fn a_backend_failing_during_create_table_leaves_nothing_anywhere() {
+    let mut c = Cluster::new("createfail");
+    c.start_fe(1, None);
+    add_backends(&mut c, 1, &[1, 2, 3]);
+    c.sql_ok(1, "CREATE DATABASE cf");
+    phase!("backend 3 dies just before CREATE TABLE (the FE may not have noticed yet)");
+    c.kill_be(3);
+    let e = c
+        .sql(1, "CREATE TABLE cf.t (k INT) DISTRIBUTED BY HASH(k) BUCKETS 6 PROPERTIES (\"replication_num\" = \"3\")")
+        .expect_err("a replica cannot be created");
+    assert!(
+        e.message.contains("nothing was created") || e.message.contains("Current alive backend is"),
+        "{e}"
+    );
+    assert!(c.sql_ok(1, "SHOW TABLES FROM cf").rows.is_empty());
+    for i in 1..=2 {
+        let h = c.be_health(i).expect("health");
+        assert!(
+            h.contains("\"tablets\":0"),
+            "BE {i} kept replicas of the failed table: {h}"
+        );
+    }
+    phase!("once the backend is back, the same statement works");
+    c.start_be(3);
+    wait_backend(&c, 1, 3, "Alive", "true");
+    c.sql_ok(1, "CREATE TABLE cf.t (k INT) DISTRIBUTED BY HASH(k) BUCKETS 6 PROPERTIES (\"replication_num\" = \"3\")");
+    assert_eq!(tablets(&c, 1, "cf.t").rows.len(), 18);
+}
+
+#[test]
+fn a_dropped_table_stays_in_the_recycle_bin_until_it_expires() {
+    let mut c = Cluster::new("recycle");
+    c.start_fe(1, None);
+    add_backends(&mut c, 1, &[1, 2, 3]);
+    c.sql_ok(1, "CREATE DATABASE rb");
+    c.sql_ok(1, "CREATE TABLE rb.t (k INT) DISTRIBUTED BY HASH(k) BUCKETS 2 PROPERTIES (\"replication_num\" = \"3\")");
+    c.sql_ok(1, "DROP TABLE rb.t");
+    phase!("the replicas stay while the table is in the recycle bin");
+    assert!(c.sql_ok(1, "SHOW TABLES FROM rb").rows.is_empty());
+    for i in 1..=3 {
+        assert!(c.be_health(i).expect("health").contains("\"tablets\":2"));
+    }
+    phase!("a short catalog_trash_expire_second erases them");
+    c.sql_ok(
+        1,
+        "ADMIN SET FRONTEND CONFIG (\"catalog_trash_expire_second\" = \"1\")",
+    );
+    for i in 1..=3 {
+        wait_until(WAIT, "the recycled replicas are erased", || {
+            c.be_health(i)?.contains("\"tablets\":0").then_some(())
+        });
+    }
+}
