@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds Tessera and starts the local playground cluster (Ctrl-C stops it).
-# Extra arguments go to `tessera playground` (e.g. --fresh, --followers 3 --observers 1).
+# Extra arguments go to `tessera playground` (e.g. --fresh, --followers 3 --observers 1 --backends 3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tessera-target}"

@@ -1,23 +1,31 @@
-//! `tessera playground`: a local HA cluster of frontends in one command.
+//! `tessera playground`: a local HA cluster in one command.
 //!
-//! Node i (1-based, followers first, then observers) runs as a child process
-//! on 127.0.0.i with StarRocks's default ports, one "machine" per loopback
-//! address, from its own home `<dir>/fe<i>/`:
+//! Frontend i (1-based, followers first, then observers) and backend j run as
+//! child processes on 127.0.0.i and 127.0.0.j with StarRocks's default ports,
+//! one "machine" per loopback address (fe i and be i share an address; their
+//! ports differ), each from its own home:
 //!
 //! ```text
-//! <dir>/playground.conf        the cluster's shape (followers, observers)
+//! <dir>/playground.conf        the cluster's shape (followers, observers, backends)
 //! <dir>/fe<i>/conf/fe.conf     generated once: priority_networks = 127.0.0.i/32, ...
 //! <dir>/fe<i>/meta/            meta_dir (image/ROLE appears after the first start)
 //! <dir>/fe<i>/log/fe.log       the child's stdout and stderr, appended
 //! <dir>/fe<i>/fe.pid           while the child runs
+//! <dir>/be<j>/conf/be.conf     generated once: priority_networks = 127.0.0.j/32, ...
+//! <dir>/be<j>/storage/         storage_root_path (cluster_id appears after joining)
+//! <dir>/be<j>/log/be.log       the child's stdout and stderr, appended
+//! <dir>/be<j>/be.pid           while the child runs
 //! ```
 //!
 //! Start-up: fe1 plus every node that already has meta start without a
 //! helper; once fe1 answers `SELECT 1`, each node without meta is added with
 //! `ALTER SYSTEM ADD FOLLOWER|OBSERVER` and started with `--helper
 //! 127.0.0.1:9010`; then `SHOW FRONTENDS` must show every node alive and one
-//! leader. Every wait has a deadline; Ctrl-C (or SIGTERM) at any point stops
-//! all children (SIGTERM, then SIGKILL after 10 s).
+//! leader. Then the backends start; once each answers `/api/health`, every
+//! backend whose storage has no cluster id yet is added with `ALTER SYSTEM ADD
+//! BACKEND`, and `SHOW BACKENDS` must show every backend alive. Every wait has
+//! a deadline; Ctrl-C (or SIGTERM) at any point stops all children (SIGTERM,
+//! then SIGKILL after 10 s).
 
 use std::fmt::Write as _;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -39,6 +47,9 @@ pub struct Args {
     /// Number of OBSERVER frontends (non-voting replicas).
     #[arg(long, default_value_t = 1)]
     observers: usize,
+    /// Number of backends (BE), 0 to 9; backend j runs on 127.0.0.j (next to frontend j).
+    #[arg(long, default_value_t = 3)]
+    backends: usize,
     /// Directory holding every node's config, meta and logs; reused by the next run.
     #[arg(long, default_value = "./playground")]
     dir: PathBuf,
@@ -50,8 +61,10 @@ pub struct Args {
     binary: Option<PathBuf>,
 }
 
-/// Most nodes in one playground: 127.0.0.1 to 127.0.0.9.
+/// Most frontends in one playground: 127.0.0.1 to 127.0.0.9.
 const MAX_NODES: usize = 9;
+/// Most backends in one playground: 127.0.0.1 to 127.0.0.9.
+const MAX_BACKENDS: usize = 9;
 
 /// StarRocks's default frontend ports, the same on every node.
 const EDIT_LOG_PORT: u16 = 9010;
@@ -65,6 +78,18 @@ const PORTS: [(&str, u16); 4] = [
     ("query_port", QUERY_PORT),
 ];
 
+/// StarRocks's default backend ports, the same on every backend.
+const BE_PORT: u16 = 9060;
+const HEARTBEAT_SERVICE_PORT: u16 = 9050;
+const BE_HTTP_PORT: u16 = 8040;
+const BRPC_PORT: u16 = 8060;
+const BE_PORTS: [(&str, u16); 4] = [
+    ("heartbeat_service_port", HEARTBEAT_SERVICE_PORT),
+    ("be_port", BE_PORT),
+    ("be_http_port", BE_HTTP_PORT),
+    ("brpc_port", BRPC_PORT),
+];
+
 /// How long fe1 may take to answer `SELECT 1`.
 const FIRST_NODE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long adding one node with ALTER SYSTEM may keep failing (e.g. while a
@@ -72,6 +97,10 @@ const FIRST_NODE_TIMEOUT: Duration = Duration::from_secs(60);
 const ADD_NODE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the whole cluster may take to show every node alive.
 const CLUSTER_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a backend may take to answer `/api/health` after it is started.
+const BACKEND_START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the backends may take to show alive in SHOW BACKENDS once added.
+const BACKENDS_TIMEOUT: Duration = Duration::from_secs(90);
 /// Bound on one connect and on one statement while polling.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -83,13 +112,16 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 const LOG_TAIL_LINES: usize = 25;
 
 const LAYOUT_FILE: &str = "playground.conf";
+/// The file a backend writes in its storage root once a cluster's heartbeat binds it.
+const CLUSTER_ID_FILE: &str = "cluster_id";
 const HELPER: &str = "127.0.0.1:9010";
 
-/// A frontend's role.
+/// A node's role: a frontend's, or a backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Role {
     Follower,
     Observer,
+    Backend,
 }
 
 impl Role {
@@ -97,23 +129,35 @@ impl Role {
         match self {
             Role::Follower => "FOLLOWER",
             Role::Observer => "OBSERVER",
+            Role::Backend => "BACKEND",
         }
     }
 }
 
-/// One node of the playground.
+/// One node of the playground: a frontend or a backend.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Node {
     /// 1-based; the node runs on 127.0.0.<index>.
     index: u8,
     role: Role,
-    /// `<dir>/fe<index>`, the node's STARROCKS_HOME.
+    /// `<dir>/fe<index>` or `<dir>/be<index>`, the node's STARROCKS_HOME.
     home: PathBuf,
 }
 
 impl Node {
+    fn is_backend(&self) -> bool {
+        self.role == Role::Backend
+    }
+    /// `fe` or `be`: the name prefix, the `tessera` subcommand and the file stem.
+    fn kind(&self) -> &'static str {
+        if self.is_backend() { "be" } else { "fe" }
+    }
     fn name(&self) -> String {
-        format!("fe{}", self.index)
+        format!("{}{}", self.kind(), self.index)
+    }
+    /// The ports the node listens on, with their config keys.
+    fn ports(&self) -> [(&'static str, u16); 4] {
+        if self.is_backend() { BE_PORTS } else { PORTS }
     }
     fn ip(&self) -> Ipv4Addr {
         Ipv4Addr::new(127, 0, 0, self.index)
@@ -124,8 +168,21 @@ impl Node {
     fn query_addr(&self) -> String {
         format!("{}:{QUERY_PORT}", self.ip())
     }
+    /// A backend's address in ALTER SYSTEM ADD BACKEND and SHOW BACKENDS.
+    fn heartbeat_addr(&self) -> String {
+        format!("{}:{HEARTBEAT_SERVICE_PORT}", self.ip())
+    }
+    /// The statement that adds the node to the cluster.
+    fn add_sql(&self) -> String {
+        let addr = if self.is_backend() {
+            self.heartbeat_addr()
+        } else {
+            self.edit_log_addr()
+        };
+        format!("ALTER SYSTEM ADD {} \"{addr}\"", self.role.as_str())
+    }
     fn conf_path(&self) -> PathBuf {
-        self.home.join("conf").join("fe.conf")
+        self.home.join("conf").join(format!("{}.conf", self.kind()))
     }
     fn meta_dir(&self) -> PathBuf {
         self.home.join("meta")
@@ -134,14 +191,22 @@ impl Node {
         self.home.join("log")
     }
     fn log_path(&self) -> PathBuf {
-        self.log_dir().join("fe.log")
+        self.log_dir().join(format!("{}.log", self.kind()))
     }
     fn pid_path(&self) -> PathBuf {
-        self.home.join("fe.pid")
+        self.home.join(format!("{}.pid", self.kind()))
     }
-    /// Whether the node has joined a cluster before (its identity is stored).
+    /// Whether the frontend has joined a cluster before (its identity is stored).
     fn has_meta(&self) -> bool {
-        self.meta_dir().join("image").join("ROLE").exists()
+        !self.is_backend() && self.meta_dir().join("image").join("ROLE").exists()
+    }
+    /// A backend's storage root.
+    fn storage_dir(&self) -> PathBuf {
+        self.home.join("storage")
+    }
+    /// Whether the backend has been bound to a cluster (by a heartbeat) before.
+    fn has_cluster_id(&self) -> bool {
+        self.is_backend() && self.storage_dir().join(CLUSTER_ID_FILE).exists()
     }
 }
 
@@ -177,6 +242,52 @@ fn plan_nodes(followers: usize, observers: usize, dir: &Path) -> Result<Vec<Node
         .collect())
 }
 
+/// The backends for `--backends`, or why that count is refused.
+fn plan_backends(backends: usize, dir: &Path) -> Result<Vec<Node>, String> {
+    if backends > MAX_BACKENDS {
+        return Err(format!(
+            "--backends {backends} is too many: the playground runs at most {MAX_BACKENDS} \
+             backends (one per address 127.0.0.1 .. 127.0.0.{MAX_BACKENDS})"
+        ));
+    }
+    Ok((1..=backends)
+        .map(|j| Node {
+            index: u8::try_from(j).expect("at most MAX_BACKENDS backends"),
+            role: Role::Backend,
+            home: dir.join(format!("be{j}")),
+        })
+        .collect())
+}
+
+/// The generated `be.conf` of a backend.
+fn be_conf_text(node: &Node) -> String {
+    format!(
+        "# Generated by `tessera playground` for {name}. Edits are kept: the file is only\n\
+         # written when missing. Keys are StarRocks's be.conf keys.\n\
+         priority_networks = {ip}/32\n\
+         storage_root_path = {storage}\n\
+         sys_log_dir = {log}\n\
+         sys_log_level = INFO\n\
+         be_port = {BE_PORT}\n\
+         heartbeat_service_port = {HEARTBEAT_SERVICE_PORT}\n\
+         be_http_port = {BE_HTTP_PORT}\n\
+         brpc_port = {BRPC_PORT}\n",
+        name = node.name(),
+        ip = node.ip(),
+        storage = node.storage_dir().display(),
+        log = node.log_dir().display(),
+    )
+}
+
+/// The generated config file of a node.
+fn conf_text(node: &Node) -> String {
+    if node.is_backend() {
+        be_conf_text(node)
+    } else {
+        fe_conf_text(node)
+    }
+}
+
 /// The generated `fe.conf` of a node.
 fn fe_conf_text(node: &Node) -> String {
     format!(
@@ -198,19 +309,62 @@ fn fe_conf_text(node: &Node) -> String {
     )
 }
 
+/// The shape of a playground: how many nodes of each kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Shape {
+    followers: usize,
+    observers: usize,
+    backends: usize,
+}
+
+impl Shape {
+    /// "3 followers, 1 observer and 3 backends".
+    fn describe(&self) -> String {
+        format!(
+            "{}, {} and {}",
+            plural(self.followers, "follower"),
+            plural(self.observers, "observer"),
+            plural(self.backends, "backend")
+        )
+    }
+    /// The flags that select this shape.
+    fn flags(&self) -> String {
+        format!(
+            "--followers {} --observers {} --backends {}",
+            self.followers, self.observers, self.backends
+        )
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
 /// Contents of `<dir>/playground.conf`.
-fn layout_text(followers: usize, observers: usize) -> String {
+fn layout_text(shape: &Shape) -> String {
     format!(
         "# Written by `tessera playground`: the shape of the cluster in this directory.\n\
          # Run again with the same counts to restart it, or with --fresh to start over.\n\
-         followers = {followers}\n\
-         observers = {observers}\n"
+         followers = {}\n\
+         observers = {}\n\
+         backends = {}\n",
+        shape.followers, shape.observers, shape.backends
     )
 }
 
-/// Parses `playground.conf` into (followers, observers).
-fn parse_layout(text: &str) -> Option<(usize, usize)> {
-    let (mut followers, mut observers) = (None, None);
+/// A parsed `playground.conf`. `backends` is `None` in files written before
+/// the playground ran backends: such a cluster has none yet, and its first
+/// run with backends records the count it is given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Layout {
+    followers: usize,
+    observers: usize,
+    backends: Option<usize>,
+}
+
+/// Parses `playground.conf`; `None` when it is damaged.
+fn parse_layout(text: &str) -> Option<Layout> {
+    let (mut followers, mut observers, mut backends) = (None, None, None);
     for line in text.lines() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -221,10 +375,23 @@ fn parse_layout(text: &str) -> Option<(usize, usize)> {
         match k.trim() {
             "followers" => followers = Some(v),
             "observers" => observers = Some(v),
+            "backends" => backends = Some(v),
             _ => {}
         }
     }
-    Some((followers?, observers?))
+    Some(Layout {
+        followers: followers?,
+        observers: observers?,
+        backends,
+    })
+}
+
+/// Whether the recorded layout fits the requested shape; true also for a
+/// layout that predates backends (it is then rewritten with the count).
+fn layout_matches(layout: &Layout, shape: &Shape) -> bool {
+    layout.followers == shape.followers
+        && layout.observers == shape.observers
+        && layout.backends.is_none_or(|b| b == shape.backends)
 }
 
 /// The last `n` lines of `text`.
@@ -348,25 +515,122 @@ fn check_cluster(nodes: &[Node], rows: &[FrontendRow]) -> Result<u8, Vec<String>
         .ok_or_else(|| vec![format!("the leader {leader_ip} is not a playground node")])
 }
 
+/// A row of `SHOW BACKENDS`, reduced to what the playground checks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct BackendRow {
+    ip: String,
+    heartbeat_port: String,
+    alive: bool,
+    err_msg: String,
+}
+
+/// Picks the playground's columns out of a `SHOW BACKENDS` result by name.
+fn parse_backends(result: &QueryResult) -> Result<Vec<BackendRow>, String> {
+    let col = |name: &str| {
+        result
+            .columns
+            .iter()
+            .position(|c| c.eq_ignore_ascii_case(name))
+            .ok_or_else(|| format!("SHOW BACKENDS has no column {name}"))
+    };
+    let (ip, port, alive) = (col("IP")?, col("HeartbeatPort")?, col("Alive")?);
+    let err_msg = col("ErrMsg").ok();
+    let cell = |row: &[Option<String>], i: usize| row.get(i).cloned().flatten();
+    Ok(result
+        .rows
+        .iter()
+        .map(|row| BackendRow {
+            ip: cell(row, ip).unwrap_or_default(),
+            heartbeat_port: cell(row, port).unwrap_or_default(),
+            alive: truthy(cell(row, alive).as_deref()),
+            err_msg: err_msg.and_then(|i| cell(row, i)).unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// Checks that every playground backend is listed and alive; returns the
+/// problems, one per backend that is not, with the backend.
+fn check_backends<'a>(backends: &'a [Node], rows: &[BackendRow]) -> Vec<(&'a Node, String)> {
+    let port = HEARTBEAT_SERVICE_PORT.to_string();
+    let mut problems = Vec::new();
+    for be in backends {
+        let ip = be.ip().to_string();
+        match rows.iter().find(|r| r.ip == ip && r.heartbeat_port == port) {
+            None => problems.push((
+                be,
+                format!(
+                    "{} ({}) is not in SHOW BACKENDS (dropped with ALTER SYSTEM DROP BACKEND? \
+                     --fresh starts over)",
+                    be.name(),
+                    be.heartbeat_addr()
+                ),
+            )),
+            Some(r) if !r.alive => problems.push((
+                be,
+                format!(
+                    "{} ({}) is not alive{}",
+                    be.name(),
+                    be.heartbeat_addr(),
+                    if r.err_msg.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", r.err_msg)
+                    }
+                ),
+            )),
+            Some(_) => {}
+        }
+    }
+    problems
+}
+
 /// Whether an ALTER SYSTEM ADD error says the node is already a member.
 fn is_already_exists(e: &ClientError) -> bool {
     e.message.to_ascii_lowercase().contains("already exists")
 }
 
+/// The first statements to try, for a cluster with `backends` backends
+/// (none without backends: tables need them).
+fn first_steps(backends: usize) -> Option<String> {
+    if backends == 0 {
+        return None;
+    }
+    let replicas = backends.min(3);
+    Some(format!(
+        "CREATE DATABASE demo;\n\
+         CREATE TABLE demo.t (k INT, v VARCHAR(20)) DISTRIBUTED BY HASH(k) BUCKETS 3 \
+         PROPERTIES (\"replication_num\" = \"{replicas}\");\n\
+         SHOW TABLET FROM demo.t;\n"
+    ))
+}
+
 /// What the playground prints once the cluster is up.
-fn summary_text(nodes: &[Node], leader: u8, dir: &Path) -> String {
+fn summary_text(nodes: &[Node], backends: &[Node], leader: u8, dir: &Path) -> String {
     let followers = nodes.iter().filter(|n| n.role == Role::Follower).count();
-    let observers = nodes.len() - followers;
-    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let shape = Shape {
+        followers,
+        observers: nodes.len() - followers,
+        backends: backends.len(),
+    };
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "\nTessera playground is up: {}, {}.\n",
-        plural(followers, "follower"),
-        plural(observers, "observer")
-    );
+    let _ = writeln!(out, "\nTessera playground is up: {}.\n", shape.describe());
     let _ = writeln!(out, "Connect with any MySQL client:\n");
     let _ = writeln!(out, "    mysql -h 127.0.0.1 -P {QUERY_PORT} -u root\n");
+    match first_steps(backends.len()) {
+        Some(sql) => {
+            let _ = writeln!(out, "First steps:\n");
+            for line in sql.lines() {
+                let _ = writeln!(out, "    {line}");
+            }
+            let _ = writeln!(out);
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "There are no backends (--backends 0), so tables cannot be created.\n"
+            );
+        }
+    }
     let mut lines = vec![format!(
         "  {:<5} {:<9} {:<16} {:<16} {:<22}",
         "node", "role", "edit_log", "mysql", "http"
@@ -382,20 +646,38 @@ fn summary_text(nodes: &[Node], leader: u8, dir: &Path) -> String {
             if n.index == leader { "(leader)" } else { "" }
         ));
     }
+    if !backends.is_empty() {
+        lines.push(String::new());
+        lines.push(format!(
+            "  {:<5} {:<9} {:<16} {:<16} {:<22} {}",
+            "node", "role", "heartbeat", "be_port", "http", "brpc"
+        ));
+        for b in backends {
+            lines.push(format!(
+                "  {:<5} {:<9} {:<16} {:<16} {:<22} {}:{BRPC_PORT}",
+                b.name(),
+                b.role.as_str(),
+                b.heartbeat_addr(),
+                format!("{}:{BE_PORT}", b.ip()),
+                format!("http://{}:{BE_HTTP_PORT}", b.ip()),
+                b.ip()
+            ));
+        }
+    }
     for line in lines {
         let _ = writeln!(out, "{}", line.trim_end());
     }
+    let be_logs = if backends.is_empty() {
+        String::new()
+    } else {
+        format!(", {}/be<j>/log/be.log", dir.display())
+    };
     let _ = writeln!(
         out,
-        "\nLogs:  {}/fe<i>/log/fe.log\nData:  {} (kept on exit; run again to restart the same \
-         cluster, add --fresh to start over)",
+        "\nLogs:  {}/fe<i>/log/fe.log{be_logs}\nData:  {} (kept on exit; run again to restart \
+         the same cluster, add --fresh to start over)",
         dir.display(),
         dir.display()
-    );
-    let _ = writeln!(
-        out,
-        "\nBackends (BE) are not part of the playground yet; a Stream Load example will be \
-         printed here once they exist."
     );
     let _ = writeln!(out, "\nPress Ctrl-C to stop the cluster.");
     out
@@ -449,6 +731,7 @@ pub fn run(args: Args) -> ExitCode {
 /// Everything that must be true before the first child is spawned.
 struct Prepared {
     nodes: Vec<Node>,
+    backends: Vec<Node>,
     dir: PathBuf,
     binary: PathBuf,
 }
@@ -458,6 +741,12 @@ fn prepare(args: &Args) -> Result<Prepared, Failure> {
         Failure::refuse(format!("cannot resolve --dir {}: {e}", args.dir.display()))
     })?;
     let nodes = plan_nodes(args.followers, args.observers, &dir).map_err(Failure::refuse)?;
+    let backends = plan_backends(args.backends, &dir).map_err(Failure::refuse)?;
+    let shape = Shape {
+        followers: args.followers,
+        observers: args.observers,
+        backends: args.backends,
+    };
     let binary = match &args.binary {
         Some(b) => std::path::absolute(b).unwrap_or_else(|_| b.clone()),
         None => std::env::current_exe().map_err(|e| {
@@ -475,7 +764,7 @@ fn prepare(args: &Args) -> Result<Prepared, Failure> {
 
     // Refuse early when an earlier playground's nodes still run from this dir
     // (also keeps --fresh from deleting data under a running node).
-    for node in &nodes {
+    for node in nodes.iter().chain(&backends) {
         if let Some(pid) = running_pid(node) {
             return Err(Failure::refuse(format!(
                 "{} of an earlier playground still runs (pid {pid}, see {}); stop it first \
@@ -498,17 +787,25 @@ fn prepare(args: &Args) -> Result<Prepared, Failure> {
         std::fs::remove_dir_all(&dir)
             .map_err(|e| Failure::refuse(format!("cannot delete {}: {e}", dir.display())))?;
     }
+    // Whether playground.conf must be (re)written: missing, or written
+    // before the playground ran backends.
+    let mut write_layout = true;
     match std::fs::read_to_string(&layout) {
         Ok(text) => match parse_layout(&text) {
-            Some((f, o)) if (f, o) == (args.followers, args.observers) => {}
-            Some((f, o)) => {
+            Some(l) if layout_matches(&l, &shape) => write_layout = l.backends.is_none(),
+            Some(l) => {
+                let recorded = Shape {
+                    followers: l.followers,
+                    observers: l.observers,
+                    backends: l.backends.unwrap_or(shape.backends),
+                };
                 return Err(Failure::refuse(format!(
-                    "{} holds a playground with {f} followers and {o} observers; run with \
-                     `--followers {f} --observers {o}` to restart it, or add --fresh to start \
-                     over with {} followers and {} observers",
+                    "{} holds a playground with {}; run with `{}` to restart it, or add \
+                     --fresh to start over with {}",
                     dir.display(),
-                    args.followers,
-                    args.observers
+                    recorded.describe(),
+                    recorded.flags(),
+                    shape.describe()
                 )));
             }
             None => {
@@ -542,7 +839,19 @@ fn prepare(args: &Args) -> Result<Prepared, Failure> {
         )));
     }
 
-    check_ports(&nodes)?;
+    if let Some(be) = backends.iter().find(|b| b.has_cluster_id())
+        && !nodes[0].has_meta()
+    {
+        return Err(Failure::refuse(format!(
+            "{} belongs to a cluster ({} exists) but fe1 has no meta in {}; that cluster is \
+             gone. Add --fresh to start over",
+            be.name(),
+            be.storage_dir().join(CLUSTER_ID_FILE).display(),
+            nodes[0].meta_dir().display()
+        )));
+    }
+
+    check_ports(nodes.iter().chain(&backends))?;
 
     // Lay out the directories; this is also the writability check.
     let unwritable = |what: &Path, e: std::io::Error| {
@@ -552,22 +861,26 @@ fn prepare(args: &Args) -> Result<Prepared, Failure> {
         ))
     };
     std::fs::create_dir_all(&dir).map_err(|e| unwritable(&dir, e))?;
-    if !layout.exists() {
-        std::fs::write(&layout, layout_text(args.followers, args.observers))
-            .map_err(|e| unwritable(&layout, e))?;
+    if write_layout {
+        std::fs::write(&layout, layout_text(&shape)).map_err(|e| unwritable(&layout, e))?;
     }
-    for node in &nodes {
+    for node in nodes.iter().chain(&backends) {
         std::fs::create_dir_all(node.home.join("conf")).map_err(|e| unwritable(&node.home, e))?;
         std::fs::create_dir_all(node.log_dir()).map_err(|e| unwritable(&node.home, e))?;
         let conf = node.conf_path();
         if !conf.exists() {
-            std::fs::write(&conf, fe_conf_text(node)).map_err(|e| unwritable(&conf, e))?;
+            std::fs::write(&conf, conf_text(node)).map_err(|e| unwritable(&conf, e))?;
         }
         let probe = node.home.join(".write-test");
         std::fs::write(&probe, b"ok").map_err(|e| unwritable(&node.home, e))?;
         let _ = std::fs::remove_file(&probe);
     }
-    Ok(Prepared { nodes, dir, binary })
+    Ok(Prepared {
+        nodes,
+        backends,
+        dir,
+        binary,
+    })
 }
 
 fn dir_is_empty(dir: &Path) -> bool {
@@ -603,14 +916,14 @@ fn running_pid(node: &Node) -> Option<u32> {
 }
 
 /// Refuses when any node's address:port is taken.
-fn check_ports(nodes: &[Node]) -> Result<(), Failure> {
+fn check_ports<'a>(nodes: impl IntoIterator<Item = &'a Node>) -> Result<(), Failure> {
     for node in nodes {
-        for (key, port) in PORTS {
+        for (key, port) in node.ports() {
             let addr = SocketAddrV4::new(node.ip(), port);
             if let Err(e) = std::net::TcpListener::bind(addr) {
                 let hint = match e.kind() {
                     std::io::ErrorKind::AddrInUse => format!(
-                        "Another playground or frontend is using it; stop that first \
+                        "Another playground, frontend or backend is using it; stop that first \
                          (`ss -ltnp | grep :{port}` shows who holds it)"
                     ),
                     std::io::ErrorKind::AddrNotAvailable => format!(
@@ -639,7 +952,9 @@ struct Proc {
 
 /// The children and how to stop them.
 struct Cluster {
+    /// The frontends.
     nodes: Vec<Node>,
+    backends: Vec<Node>,
     binary: PathBuf,
     procs: Vec<Proc>,
     stop: watch::Receiver<bool>,
@@ -685,7 +1000,7 @@ impl Cluster {
             .try_clone()
             .map_err(|e| Failure::fail(format!("cannot open {}: {e}", log_path.display())))?;
         let mut cmd = Command::new(&self.binary);
-        cmd.arg("fe").arg("--conf").arg(node.conf_path());
+        cmd.arg(node.kind()).arg("--conf").arg(node.conf_path());
         if let Some(h) = helper {
             cmd.arg("--helper").arg(h);
         }
@@ -831,14 +1146,11 @@ impl Cluster {
         }
     }
 
-    /// Runs ALTER SYSTEM ADD for `node` through any running node, retrying
-    /// until it succeeds or says the node already exists.
-    async fn add_node(&mut self, node: &Node) -> Result<(), Failure> {
-        let sql = format!(
-            "ALTER SYSTEM ADD {} \"{}\"",
-            node.role.as_str(),
-            node.edit_log_addr()
-        );
+    /// Runs ALTER SYSTEM ADD for `node` through any running frontend,
+    /// retrying until it succeeds or says the node already exists; returns
+    /// whether it was added now.
+    async fn add_node(&mut self, node: &Node) -> Result<bool, Failure> {
+        let sql = node.add_sql();
         let deadline = Instant::now() + ADD_NODE_TIMEOUT;
         let mut last = String::new();
         loop {
@@ -846,13 +1158,13 @@ impl Cluster {
             let running: Vec<String> = self
                 .procs
                 .iter()
-                .filter(|p| p.child.is_some())
+                .filter(|p| p.child.is_some() && !p.node.is_backend())
                 .map(|p| p.node.query_addr())
                 .collect();
             for addr in &running {
                 match query_once(addr, &sql).await {
-                    Ok(_) => return Ok(()),
-                    Err(e) if is_already_exists(&e) => return Ok(()),
+                    Ok(_) => return Ok(true),
+                    Err(e) if is_already_exists(&e) => return Ok(false),
                     Err(e) => last = format!("{addr}: {e}"),
                 }
             }
@@ -901,6 +1213,139 @@ impl Cluster {
         }
     }
 
+    /// Waits until every backend answers `GET /api/health` with 200.
+    async fn wait_backends_serving(&mut self) -> Result<(), Failure> {
+        let deadline = Instant::now() + BACKEND_START_TIMEOUT;
+        let mut waiting: Vec<Node> = self.backends.clone();
+        loop {
+            self.check_children()?;
+            let mut still = Vec::new();
+            let mut last = String::new();
+            for be in waiting {
+                let addr = format!("{}:{BE_HTTP_PORT}", be.ip());
+                match http_get(&addr, "/api/health").await {
+                    Ok((200, _)) => {}
+                    Ok((code, _)) => {
+                        last = format!("GET http://{addr}/api/health answered {code}");
+                        still.push(be);
+                    }
+                    Err(e) => {
+                        last = format!("GET http://{addr}/api/health: {e}");
+                        still.push(be);
+                    }
+                }
+            }
+            waiting = still;
+            if waiting.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                let mut msg = format!(
+                    "backends did not answer /api/health within {BACKEND_START_TIMEOUT:?} (last \
+                     error: {last}):\n"
+                );
+                for be in &waiting {
+                    let _ = write!(
+                        msg,
+                        "  {} ({}): last lines of {}:\n{}",
+                        be.name(),
+                        be.ip(),
+                        be.log_path().display(),
+                        log_tail(&be.log_path())
+                    );
+                }
+                return Err(Failure::fail(msg));
+            }
+            if self.pause(POLL_INTERVAL).await {
+                return Err(Self::interrupted());
+            }
+        }
+    }
+
+    /// Waits until SHOW BACKENDS (answered by the leader) shows every
+    /// backend alive.
+    async fn wait_backends_alive(&mut self) -> Result<(), Failure> {
+        let addr = self.nodes[0].query_addr();
+        let deadline = Instant::now() + BACKENDS_TIMEOUT;
+        loop {
+            self.check_children()?;
+            let mut problems: Vec<(Option<Node>, String)> =
+                match query_once(&addr, "SHOW BACKENDS").await {
+                    Ok(result) => match parse_backends(&result) {
+                        Ok(rows) => check_backends(&self.backends, &rows)
+                            .into_iter()
+                            .map(|(be, p)| (Some(be.clone()), p))
+                            .collect(),
+                        Err(e) => vec![(None, e)],
+                    },
+                    Err(e) => vec![(None, format!("SHOW BACKENDS on {addr} failed: {e}"))],
+                };
+            if problems.is_empty() {
+                for be in &self.backends {
+                    let addr = format!("{}:{BE_HTTP_PORT}", be.ip());
+                    let health = http_get(&addr, "/api/health").await;
+                    if let Some(p) = heartbeat_problem(be, &health) {
+                        problems.push((Some(be.clone()), p));
+                    }
+                }
+            }
+            if problems.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                let mut msg =
+                    format!("the backends are not all alive after {BACKENDS_TIMEOUT:?}:\n");
+                for (_, p) in &problems {
+                    let _ = writeln!(msg, "  - {p}");
+                }
+                let _ = writeln!(msg, "Logs:");
+                for be in problems.iter().filter_map(|(be, _)| be.as_ref()) {
+                    let _ = writeln!(msg, "  {}: {}", be.name(), be.log_path().display());
+                }
+                let _ = writeln!(
+                    msg,
+                    "  frontends (the leader sends the heartbeats): {}",
+                    self.nodes
+                        .iter()
+                        .map(|n| n.log_path().display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                return Err(Failure::fail(msg));
+            }
+            if self.pause(POLL_INTERVAL).await {
+                return Err(Self::interrupted());
+            }
+        }
+    }
+
+    /// Starts the backends (the frontends run), adds the new ones and waits
+    /// until every backend is alive.
+    async fn start_backends(&mut self) -> Result<(), Failure> {
+        if self.backends.is_empty() {
+            return Ok(());
+        }
+        let backends = self.backends.clone();
+        // Decided before starting: a backend that was added in a run that
+        // failed early binds itself once it serves, and is then "added" again
+        // harmlessly (ALTER SYSTEM says it already exists).
+        let new: Vec<&Node> = backends.iter().filter(|b| !b.has_cluster_id()).collect();
+        for be in &backends {
+            self.spawn(be, None)?;
+        }
+        println!("waiting for every backend to serve ...");
+        self.wait_backends_serving().await?;
+        for be in new {
+            if self.add_node(be).await? {
+                println!("added {} ({})", be.name(), be.heartbeat_addr());
+            } else {
+                println!("{} ({}) was added before", be.name(), be.heartbeat_addr());
+            }
+        }
+        println!("waiting for every backend to be alive ...");
+        self.wait_backends_alive().await
+    }
+
     /// Starts every node and waits for the cluster; returns the leader.
     async fn start(&mut self) -> Result<u8, Failure> {
         let nodes = self.nodes.clone();
@@ -913,14 +1358,16 @@ impl Cluster {
         }
         self.wait_first_node().await?;
         for node in nodes.iter().filter(|n| n.index != 1) {
-            if self.procs.iter().any(|p| p.node.index == node.index) {
+            if self.procs.iter().any(|p| p.node == *node) {
                 continue;
             }
             self.add_node(node).await?;
             self.spawn(node, Some(HELPER))?;
         }
         println!("waiting for every frontend to be alive ...");
-        self.wait_cluster().await
+        let leader = self.wait_cluster().await?;
+        self.start_backends().await?;
+        Ok(leader)
     }
 
     /// Keeps the cluster running until a stop is requested, reporting
@@ -960,6 +1407,79 @@ async fn query_once(addr: &str, sql: &str) -> Result<QueryResult, ClientError> {
     result
 }
 
+/// `GET path` on `addr` (HTTP/1.1, no TLS, at most 64 KiB read), bounded:
+/// the status code and the body.
+async fn http_get(addr: &str, path: &str) -> Result<(u16, String), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| e.to_string())?;
+        stream
+            .write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut raw = Vec::new();
+        stream
+            .take(64 * 1024)
+            .read_to_end(&mut raw)
+            .await
+            .map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&raw);
+        let code = status_code(&text).ok_or_else(|| "not an HTTP response".to_owned())?;
+        let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        Ok((code, body.to_owned()))
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT, exchange).await {
+        Ok(r) => r,
+        Err(_) => Err(format!("no answer within {CONNECT_TIMEOUT:?}")),
+    }
+}
+
+/// The status code in an HTTP response's status line.
+fn status_code(response: &str) -> Option<u16> {
+    let line = response.lines().next()?;
+    let mut parts = line.split_whitespace();
+    if !parts.next()?.starts_with("HTTP/") {
+        return None;
+    }
+    parts.next()?.parse().ok()
+}
+
+/// The `backend_id` in a backend's `/api/health` body: -1 until a leader's
+/// heartbeat has reached this process. Tolerates a chunked body (one JSON
+/// object, found between its outer braces).
+fn health_backend_id(body: &str) -> Option<i64> {
+    let start = body.find('{')?;
+    let end = body.rfind('}')?;
+    let json: serde_json::Value = serde_json::from_str(body.get(start..=end)?).ok()?;
+    json.get("backend_id")?.as_i64()
+}
+
+/// What keeps a backend from counting as joined, judged by its own
+/// `/api/health` answer: SHOW BACKENDS may still show the alive state that
+/// was journaled before a restart, so the backend must also have been
+/// heartbeated since it started.
+fn heartbeat_problem(be: &Node, health: &Result<(u16, String), String>) -> Option<String> {
+    let url = format!("http://{}:{BE_HTTP_PORT}/api/health", be.ip());
+    match health {
+        Ok((200, body)) => match health_backend_id(body) {
+            Some(id) if id >= 0 => None,
+            Some(_) => Some(format!(
+                "{} ({}) has had no heartbeat from the leader since it started",
+                be.name(),
+                be.heartbeat_addr()
+            )),
+            None => Some(format!("{} answered {url} without a backend_id", be.name())),
+        },
+        Ok((code, _)) => Some(format!("{} answered {url} with {code}", be.name())),
+        Err(e) => Some(format!("{}: GET {url}: {e}", be.name())),
+    }
+}
+
 /// Sends `true` on the first Ctrl-C or SIGTERM.
 fn watch_signals() -> Result<watch::Receiver<bool>, Failure> {
     let (tx, rx) = watch::channel(false);
@@ -983,6 +1503,7 @@ async fn run_async(args: Args) -> Result<(), Failure> {
     let prepared = prepare(&args)?;
     let mut cluster = Cluster {
         nodes: prepared.nodes,
+        backends: prepared.backends,
         binary: prepared.binary,
         procs: Vec::new(),
         stop,
@@ -995,7 +1516,10 @@ async fn run_async(args: Args) -> Result<(), Failure> {
             return Err(f);
         }
     };
-    print!("{}", summary_text(&cluster.nodes, leader, &prepared.dir));
+    print!(
+        "{}",
+        summary_text(&cluster.nodes, &cluster.backends, leader, &prepared.dir)
+    );
     let _ = std::io::stdout().flush();
     cluster.supervise().await;
     cluster.stop_all().await;
@@ -1080,13 +1604,269 @@ mod tests {
         assert_eq!(c.sys_log_level, "INFO");
     }
 
+    fn shape(followers: usize, observers: usize, backends: usize) -> Shape {
+        Shape {
+            followers,
+            observers,
+            backends,
+        }
+    }
+
     #[test]
     fn layout_round_trip() {
-        assert_eq!(parse_layout(&layout_text(3, 1)), Some((3, 1)));
-        assert_eq!(parse_layout(&layout_text(1, 0)), Some((1, 0)));
+        let layout = |f, o, b| Layout {
+            followers: f,
+            observers: o,
+            backends: b,
+        };
+        assert_eq!(
+            parse_layout(&layout_text(&shape(3, 1, 3))),
+            Some(layout(3, 1, Some(3)))
+        );
+        assert_eq!(
+            parse_layout(&layout_text(&shape(1, 0, 0))),
+            Some(layout(1, 0, Some(0)))
+        );
+        // Written before backends existed: no count recorded.
+        assert_eq!(
+            parse_layout("followers = 3\nobservers = 1\n"),
+            Some(layout(3, 1, None))
+        );
         assert_eq!(parse_layout("followers = 3\n"), None);
         assert_eq!(parse_layout("followers = x\nobservers = 1"), None);
+        assert_eq!(
+            parse_layout("followers = 3\nobservers = 1\nbackends = -1"),
+            None
+        );
         assert_eq!(parse_layout("garbage"), None);
+    }
+
+    #[test]
+    fn layout_matching() {
+        let recorded = parse_layout(&layout_text(&shape(3, 1, 3))).expect("parses");
+        assert!(layout_matches(&recorded, &shape(3, 1, 3)));
+        assert!(!layout_matches(&recorded, &shape(3, 1, 2)));
+        assert!(!layout_matches(&recorded, &shape(3, 0, 3)));
+        assert!(!layout_matches(&recorded, &shape(1, 1, 3)));
+        // An old file takes any backend count (its cluster has none yet).
+        let old = parse_layout("followers = 3\nobservers = 1\n").expect("parses");
+        assert!(layout_matches(&old, &shape(3, 1, 3)));
+        assert!(layout_matches(&old, &shape(3, 1, 0)));
+        assert!(!layout_matches(&old, &shape(1, 0, 3)));
+        assert_eq!(
+            shape(3, 1, 1).describe(),
+            "3 followers, 1 observer and 1 backend"
+        );
+        assert_eq!(
+            shape(3, 0, 2).flags(),
+            "--followers 3 --observers 0 --backends 2"
+        );
+    }
+
+    #[test]
+    fn backend_list_and_files() {
+        let b = plan_backends(3, Path::new("/pg")).expect("valid");
+        let got: Vec<(u8, Role, String)> = b
+            .iter()
+            .map(|n| (n.index, n.role, n.home.display().to_string()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, Role::Backend, "/pg/be1".to_owned()),
+                (2, Role::Backend, "/pg/be2".to_owned()),
+                (3, Role::Backend, "/pg/be3".to_owned()),
+            ]
+        );
+        let be2 = &b[1];
+        assert_eq!(be2.name(), "be2");
+        assert_eq!(be2.ip(), Ipv4Addr::new(127, 0, 0, 2));
+        assert_eq!(be2.heartbeat_addr(), "127.0.0.2:9050");
+        assert_eq!(be2.conf_path(), Path::new("/pg/be2/conf/be.conf"));
+        assert_eq!(be2.log_path(), Path::new("/pg/be2/log/be.log"));
+        assert_eq!(be2.pid_path(), Path::new("/pg/be2/be.pid"));
+        assert_eq!(be2.storage_dir(), Path::new("/pg/be2/storage"));
+        assert_eq!(be2.add_sql(), "ALTER SYSTEM ADD BACKEND \"127.0.0.2:9050\"");
+        assert_eq!(
+            be2.ports().map(|(_, p)| p),
+            [9050, 9060, 8040, 8060],
+            "StarRocks's BE ports"
+        );
+        assert!(!be2.has_meta());
+        let fe2 = &nodes(3, 1)[1];
+        assert_eq!(
+            fe2.add_sql(),
+            "ALTER SYSTEM ADD FOLLOWER \"127.0.0.2:9010\""
+        );
+        assert_eq!(fe2.ports().map(|(_, p)| p), [9010, 8030, 9020, 9030]);
+        // A frontend and a backend on one address never share a port.
+        assert!(
+            fe2.ports()
+                .iter()
+                .all(|(_, p)| !be2.ports().iter().any(|(_, q)| p == q))
+        );
+
+        assert!(plan_backends(0, Path::new("/pg")).expect("none").is_empty());
+        assert_eq!(plan_backends(9, Path::new("/pg")).expect("nine").len(), 9);
+        let e = plan_backends(10, Path::new("/pg")).expect_err("too many");
+        assert!(
+            e.contains("--backends 10") && e.contains("at most 9"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn cluster_id_file_marks_a_joined_backend() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let be = &plan_backends(1, dir.path()).expect("valid")[0];
+        assert!(!be.has_cluster_id());
+        std::fs::create_dir_all(be.storage_dir()).expect("mkdir");
+        assert!(!be.has_cluster_id());
+        std::fs::write(be.storage_dir().join("cluster_id"), "42").expect("write");
+        assert!(be.has_cluster_id());
+    }
+
+    #[test]
+    fn be_conf_text_is_a_valid_be_conf_for_the_backend() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let be = &plan_backends(2, dir.path()).expect("valid")[1];
+        let text = conf_text(be);
+        assert!(
+            text.contains("priority_networks = 127.0.0.2/32\n"),
+            "{text}"
+        );
+        std::fs::create_dir_all(be.home.join("conf")).expect("mkdir");
+        std::fs::write(be.conf_path(), &text).expect("write");
+        let (c, warnings) = common::config::be::BeConfig::load(&be.conf_path()).expect("loads");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(c.priority_networks, "127.0.0.2/32");
+        assert_eq!(Path::new(&c.storage_root_path), be.storage_dir());
+        assert_eq!(Path::new(&c.sys_log_dir), be.log_dir());
+        assert_eq!(c.sys_log_level, "INFO");
+        assert_eq!(
+            (
+                c.heartbeat_service_port,
+                c.be_port,
+                c.be_http_port,
+                c.brpc_port
+            ),
+            (9050, 9060, 8040, 8060)
+        );
+    }
+
+    #[test]
+    fn heartbeat_seen_in_health() {
+        let be = &plan_backends(2, Path::new("/pg")).expect("valid")[1];
+        let ok = |body: &str| Ok((200, body.to_owned()));
+        assert_eq!(
+            heartbeat_problem(
+                be,
+                &ok(r#"{"status":"OK","backend_id":10001,"cluster_id":7}"#)
+            ),
+            None
+        );
+        // A chunked body.
+        assert_eq!(
+            heartbeat_problem(
+                be,
+                &ok("2a\r\n{\"status\":\"OK\",\"backend_id\":0}\r\n0\r\n\r\n")
+            ),
+            None
+        );
+        let p = heartbeat_problem(be, &ok(r#"{"status":"OK","backend_id":-1,"cluster_id":0}"#))
+            .expect("not heartbeated");
+        assert!(p.contains("be2") && p.contains("no heartbeat"), "{p}");
+        let p = heartbeat_problem(be, &ok("not json")).expect("bad body");
+        assert!(p.contains("without a backend_id"), "{p}");
+        let p = heartbeat_problem(be, &Ok((503, String::new()))).expect("bad status");
+        assert!(
+            p.contains("http://127.0.0.2:8040/api/health with 503"),
+            "{p}"
+        );
+        let p = heartbeat_problem(be, &Err("connection refused".to_owned())).expect("down");
+        assert!(p.contains("connection refused"), "{p}");
+    }
+
+    #[test]
+    fn http_status_line() {
+        assert_eq!(
+            status_code("HTTP/1.1 200 OK\r\ncontent-type: x\r\n\r\n{}"),
+            Some(200)
+        );
+        assert_eq!(status_code("HTTP/1.0 404 Not Found\r\n"), Some(404));
+        assert_eq!(status_code("SSH-2.0-OpenSSH\r\n"), None);
+        assert_eq!(status_code("HTTP/1.1 abc"), None);
+        assert_eq!(status_code(""), None);
+    }
+
+    fn backends_result(rows: &[(&str, &str, &str, &str)]) -> QueryResult {
+        QueryResult {
+            columns: [
+                "BackendId",
+                "IP",
+                "HeartbeatPort",
+                "BePort",
+                "Alive",
+                "ErrMsg",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows: rows
+                .iter()
+                .map(|(ip, port, alive, err)| {
+                    [
+                        Some("10001"),
+                        Some(*ip),
+                        Some(*port),
+                        Some("9060"),
+                        Some(*alive),
+                        Some(*err),
+                    ]
+                    .map(|c| c.map(String::from))
+                    .to_vec()
+                })
+                .collect(),
+            affected_rows: 0,
+        }
+    }
+
+    #[test]
+    fn backend_check_from_show_backends() {
+        let b = plan_backends(3, Path::new("/pg")).expect("valid");
+        let healthy = backends_result(&[
+            ("127.0.0.1", "9050", "true", ""),
+            ("127.0.0.2", "9050", "true", ""),
+            ("127.0.0.3", "9050", "true", ""),
+            // Backends the playground does not run are not its business.
+            ("127.0.0.7", "9050", "false", "connection refused"),
+        ]);
+        let rows = parse_backends(&healthy).expect("parses");
+        assert!(check_backends(&b, &rows).is_empty());
+
+        let partial = backends_result(&[
+            ("127.0.0.1", "9050", "true", ""),
+            ("127.0.0.2", "9050", "false", "connection refused"),
+            ("127.0.0.3", "9051", "true", ""),
+        ]);
+        let rows = parse_backends(&partial).expect("parses");
+        let problems = check_backends(&b, &rows);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(problems[0].0.name(), "be2");
+        assert!(
+            problems[0].1.contains("not alive: connection refused"),
+            "{problems:?}"
+        );
+        assert_eq!(problems[1].0.name(), "be3");
+        assert!(
+            problems[1].1.contains("127.0.0.3:9050") && problems[1].1.contains("not in SHOW"),
+            "{problems:?}"
+        );
+
+        let missing = QueryResult {
+            columns: vec!["IP".into(), "Alive".into()],
+            ..QueryResult::default()
+        };
+        assert!(parse_backends(&missing).is_err());
     }
 
     #[test]
@@ -1180,24 +1960,45 @@ mod tests {
         assert!(is_already_exists(&e(
             "FE with the same host: 127.0.0.2 already exists (one frontend per host)"
         )));
+        assert!(is_already_exists(&e(
+            "Backend already exists with same host 127.0.0.2 and port 9050"
+        )));
         assert!(!is_already_exists(&e("no leader")));
     }
 
     #[test]
     fn summary_lists_nodes_and_how_to_connect() {
         let n = nodes(3, 1);
-        let text = summary_text(&n, 2, Path::new("/pg"));
-        assert!(text.contains("3 followers, 1 observer."), "{text}");
+        let b = plan_backends(3, Path::new("/pg")).expect("valid");
+        let text = summary_text(&n, &b, 2, Path::new("/pg"));
+        assert!(
+            text.contains("3 followers, 1 observer and 3 backends."),
+            "{text}"
+        );
         assert!(
             text.contains("mysql -h 127.0.0.1 -P 9030 -u root"),
             "{text}"
         );
-        assert!(text.contains("/pg/fe<i>/log/fe.log"), "{text}");
         assert!(
-            text.contains("Stream Load example will be printed"),
+            text.contains("/pg/fe<i>/log/fe.log, /pg/be<j>/log/be.log"),
             "{text}"
         );
-        assert!(!text.contains("curl"), "{text}");
+        // The first steps come right after the connect line.
+        let connect = text.find("mysql -h").expect("connect line");
+        let create = text.find("CREATE DATABASE demo;").expect("first steps");
+        assert!(connect < create && create < text.find("node ").expect("table"));
+        assert!(
+            text.contains(
+                "CREATE TABLE demo.t (k INT, v VARCHAR(20)) DISTRIBUTED BY HASH(k) BUCKETS 3 \
+                 PROPERTIES (\"replication_num\" = \"3\");"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("SHOW TABLET FROM demo.t;"), "{text}");
+        assert!(
+            !text.contains("Stream Load") && !text.contains("curl"),
+            "{text}"
+        );
         let fe2 = text
             .lines()
             .find(|l| l.trim_start().starts_with("fe2"))
@@ -1209,5 +2010,42 @@ mod tests {
             .find(|l| l.trim_start().starts_with("fe4"))
             .expect("fe4 line");
         assert!(fe4.contains("OBSERVER") && !fe4.contains("(leader)"));
+        let be3 = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("be3"))
+            .expect("be3 line");
+        for part in [
+            "BACKEND",
+            "127.0.0.3:9050",
+            "127.0.0.3:9060",
+            "http://127.0.0.3:8040",
+            "127.0.0.3:8060",
+        ] {
+            assert!(be3.contains(part), "{be3}");
+        }
+    }
+
+    #[test]
+    fn summary_replication_follows_the_backends() {
+        let n = nodes(1, 0);
+        let one = plan_backends(1, Path::new("/pg")).expect("valid");
+        let text = summary_text(&n, &one, 1, Path::new("/pg"));
+        assert!(
+            text.contains("1 follower, 0 observers and 1 backend."),
+            "{text}"
+        );
+        assert!(text.contains("\"replication_num\" = \"1\""), "{text}");
+        let five = plan_backends(5, Path::new("/pg")).expect("valid");
+        let text = summary_text(&n, &five, 1, Path::new("/pg"));
+        assert!(text.contains("\"replication_num\" = \"3\""), "{text}");
+
+        let text = summary_text(&n, &[], 1, Path::new("/pg"));
+        assert!(text.contains("0 backends."), "{text}");
+        assert!(!text.contains("CREATE"), "{text}");
+        assert!(
+            !text.contains("be<j>") && !text.contains("heartbeat"),
+            "{text}"
+        );
+        assert_eq!(first_steps(0), None);
     }
 }
