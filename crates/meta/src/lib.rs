@@ -13,6 +13,8 @@
 //! This crate must not depend on datafusion or arrow.
 
 pub mod catalog;
+#[cfg(test)]
+mod conformance;
 pub mod failover;
 pub mod image;
 pub mod journal;

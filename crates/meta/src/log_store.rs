@@ -110,10 +110,21 @@ impl LogStore {
     }
 
     fn write_state<T: serde::Serialize>(db: &Database, key: &str, value: &T) -> io::Result<()> {
+        Self::write_state_with(db, key, value, redb::Durability::Immediate)
+    }
+
+    fn write_state_with<T: serde::Serialize>(
+        db: &Database,
+        key: &str,
+        value: &T,
+        durability: redb::Durability,
+    ) -> io::Result<()> {
         let bytes = serde_json::to_vec(value).map_err(|e| io_err("encode journal state", e))?;
-        let txn = db
+        let mut txn = db
             .begin_write()
             .map_err(|e| io_err("begin journal write", e))?;
+        txn.set_durability(durability)
+            .map_err(|e| io_err("set journal durability", e))?;
         {
             let mut table = txn
                 .open_table(STATE)
@@ -241,8 +252,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), io::Error> {
-        self.blocking(move |db| Self::write_state(db, KEY_COMMITTED, &committed))
-            .await
+        // The committed index is only a lower bound openraft can re-learn from the leader: it
+        // rides along with the next durable commit (an append or a vote) instead of paying an
+        // fsync of its own on every commit.
+        self.blocking(move |db| {
+            Self::write_state_with(db, KEY_COMMITTED, &committed, redb::Durability::None)
+        })
+        .await
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, io::Error> {
