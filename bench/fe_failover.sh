@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# See bench/run.sh: installs etcd, builds, runs `fe_failover` against Tessera and etcd, prints the ratios.
+exec bash "$(dirname "${BASH_SOURCE[0]}")/run.sh" fe_failover "$@"
