@@ -1,4 +1,4 @@
-//! The backend's HTTP port (be_http_port): health for load balancers and tests.
+//! The backend's HTTP port (be_http_port): health, Stream Load and load error logs.
 
 use std::sync::Arc;
 
@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use axum::routing::put;
 use serde_json::json;
 use tokio::net::TcpListener;
 
@@ -17,6 +18,11 @@ use crate::backend::Backend;
 pub(crate) fn router(be: Arc<Backend>) -> Router {
     Router::new()
         .route("/api/health", get(health))
+        .route(
+            "/api/{db}/{table}/_stream_load",
+            put(crate::load::stream_load),
+        )
+        .route("/api/_load_error_log", get(crate::load::load_error_log))
         .fallback(not_found)
         .with_state(be)
 }

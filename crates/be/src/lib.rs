@@ -3,9 +3,10 @@
 //! ```text
 //! heartbeat_service_port  HeartbeatService: the leader FE's heartbeats; the first one binds the
 //!                         backend to its cluster (`<root>/cluster_id` in every storage root)
-//! be_port                 BackendService: agent tasks (create/drop/list tablets)
-//! brpc_port               BackendService too (BE-to-BE tablet writes will land here)
-//! be_http_port            GET /api/health
+//! be_port                 BackendService: agent tasks (create/drop/list tablets, publish, abort)
+//! brpc_port               BackendService too: tablet writes (WriteTablet) from load coordinators
+//! be_http_port            GET /api/health, PUT /api/{db}/{table}/_stream_load (this backend
+//!                         coordinates the load: see [`load`]), GET /api/_load_error_log
 //! reporter task           FrontendService.ReportTablets to the leader: every report interval and
 //!                         ~1 s after any tablet change
 //! ```
@@ -16,9 +17,11 @@
 mod backend;
 mod heartbeat;
 mod http;
+pub mod load;
 mod reporter;
 mod service;
 mod start;
+mod tablet_writer;
 
 pub use backend::Backend;
 pub use backend::MasterInfo;

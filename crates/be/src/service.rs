@@ -5,12 +5,17 @@ use std::sync::Arc;
 use common::Error;
 use common::StatusCode;
 use common::schema::TableSchema;
+use proto::AbortLoadRequest;
 use proto::CLUSTER_ID_HEADER;
 use proto::CreateTabletRequest;
 use proto::DropTabletRequest;
 use proto::ListTabletsRequest;
+use proto::PublishVersionReply;
+use proto::PublishVersionRequest;
 use proto::TabletReport;
 use proto::TaskReply;
+use proto::WriteTabletReply;
+use proto::WriteTabletRequest;
 use proto::backend_service_server::BackendService;
 use storage::CreateOutcome;
 use storage::CreateTablet;
@@ -174,5 +179,55 @@ impl BackendService for BackendServiceImpl {
             Err(e) if e.code == StatusCode::Cancelled => Err(Status::unavailable(e.message)),
             Err(e) => Err(Status::internal(e.message)),
         }
+    }
+
+    async fn write_tablet(
+        &self,
+        request: Request<tonic::Streaming<WriteTabletRequest>>,
+    ) -> Result<Response<WriteTabletReply>, Status> {
+        check_cluster_id(&request, self.be.storage.cluster_id())?;
+        let reply = crate::tablet_writer::write_tablet(&self.be, request.into_inner()).await;
+        if !reply.ok {
+            tracing::warn!("WriteTablet failed: {}", reply.error);
+        }
+        Ok(Response::new(reply))
+    }
+
+    async fn publish_version(
+        &self,
+        request: Request<PublishVersionRequest>,
+    ) -> Result<Response<PublishVersionReply>, Status> {
+        check_cluster_id(&request, self.be.storage.cluster_id())?;
+        let results = crate::tablet_writer::publish(&self.be, request.into_inner()).await;
+        Ok(Response::new(PublishVersionReply { results }))
+    }
+
+    async fn abort_load(
+        &self,
+        request: Request<AbortLoadRequest>,
+    ) -> Result<Response<TaskReply>, Status> {
+        check_cluster_id(&request, self.be.storage.cluster_id())?;
+        let req = request.into_inner();
+        let txn_id = req.txn_id;
+        let result = match crate::tablet_writer::check_backend_id(&self.be, req.backend_id) {
+            Ok(()) => self.be.blocking(move |s| s.abort_txn(txn_id)).await,
+            Err(e) => Err(e),
+        };
+        Ok(Response::new(match result {
+            Ok(n) => {
+                if n > 0 {
+                    tracing::info!(
+                        txn_id,
+                        rowsets = n,
+                        "dropped the pending rowsets of an aborted load"
+                    );
+                }
+                task_ok()
+            }
+            Err(e) => {
+                tracing::warn!(txn_id, "abort load failed: {e}");
+                task_err(e)
+            }
+        }))
     }
 }

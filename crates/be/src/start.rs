@@ -132,7 +132,11 @@ fn serve_grpc(
     heartbeat: bool,
 ) -> JoinHandle<()> {
     let max = proto::MAX_MESSAGE_BYTES;
-    let mut builder = tonic::transport::Server::builder().tcp_nodelay(true);
+    // Larger HTTP/2 windows: tablet writes stream megabytes per replica.
+    let mut builder = tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .initial_stream_window_size(Some(2 * 1024 * 1024))
+        .initial_connection_window_size(Some(16 * 1024 * 1024));
     let router = if heartbeat {
         builder.add_service(HeartbeatServiceServer::new(HeartbeatServiceImpl {
             be: be.clone(),

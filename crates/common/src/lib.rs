@@ -12,6 +12,7 @@
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod load;
 pub mod net;
 pub mod schema;
 pub mod status;

@@ -135,3 +135,12 @@ impl TableSchema {
             .find(|c| c.name.eq_ignore_ascii_case(name))
     }
 }
+
+/// A value of a range-partition column, comparable across partitions.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum PartitionValue {
+    /// An integer column's value.
+    Int(i128),
+    /// A DATE as days since 1970-01-01, or a DATETIME as seconds since the epoch.
+    Time(i64),
+}

@@ -74,6 +74,17 @@ pub enum StatusCode {
     /// A remote node could not be reached.
     Unreachable = 7011,
 
+    /// A load label is already used in the database.
+    LabelAlreadyExists = 6000,
+    /// A transaction does not exist.
+    TxnNotFound = 6001,
+    /// A transaction is not in the state the operation needs.
+    TxnStateInvalid = 6002,
+    /// Fewer replicas succeeded than the write quorum.
+    QuorumNotMet = 6003,
+    /// The load's data is malformed beyond max_filter_ratio.
+    LoadDataInvalid = 6004,
+
     /// Authentication failed.
     AccessDenied = 8000,
     /// The user lacks a privilege.
@@ -118,6 +129,11 @@ impl StatusCode {
             ClockSkew,
             MetaCorrupted,
             Unreachable,
+            LabelAlreadyExists,
+            TxnNotFound,
+            TxnStateInvalid,
+            QuorumNotMet,
+            LoadDataInvalid,
             AccessDenied,
             PermissionDenied,
         ];

@@ -28,6 +28,7 @@ pub mod backends;
 pub mod config;
 pub mod database;
 pub mod frontends;
+pub mod load;
 pub mod select;
 pub mod tables;
 pub mod tablets;
@@ -54,7 +55,10 @@ pub fn route_of(stmt: &Statement) -> Route {
         | Statement::CreateTable(_)
         | Statement::DropTable { .. }
         | Statement::AlterTable { .. } => Route::LeaderWrite,
-        Statement::ShowFrontends | Statement::ShowBackends => Route::LeaderRead,
+        Statement::ShowFrontends
+        | Statement::ShowBackends
+        | Statement::ShowTransaction { .. }
+        | Statement::ShowLoad { .. } => Route::LeaderRead,
         _ => Route::Local,
     }
 }
@@ -191,6 +195,22 @@ async fn run(fe: &Arc<Frontend>, session: &mut Session, stmt: Statement) -> Resu
             filter.as_ref(),
         ),
         Statement::ShowTablet(t) => tablets::show_tablet(fe, session, &t),
+        Statement::Insert(i) => load::insert(fe, session, &i).await,
+        Statement::ShowTransaction { database, id } => {
+            load::show_transaction(fe, session, database.as_deref(), id)
+        }
+        Statement::ShowLoad {
+            database,
+            filter,
+            limit,
+            ..
+        } => load::show_load(
+            fe,
+            session,
+            database.as_deref(),
+            filter.as_ref(),
+            limit.as_ref(),
+        ),
         Statement::ShowProc { path } => show_proc(fe, &path),
         Statement::AdminSetFrontendConfig { items } => config::set(fe, session, items).await,
         Statement::AdminShowFrontendConfig { like } => Ok(config::show(fe, like.as_deref())),

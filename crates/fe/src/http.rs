@@ -18,6 +18,10 @@ pub fn router(fe: Arc<Frontend>) -> Router {
     Router::new()
         .route("/api/health", get(health))
         .route("/api/bootstrap", get(bootstrap))
+        .route(
+            "/api/{db}/{table}/_stream_load",
+            axum::routing::put(stream_load),
+        )
         .fallback(not_found)
         .with_state(fe)
 }
@@ -51,6 +55,118 @@ async fn bootstrap(State(fe): State<Arc<Frontend>>) -> impl IntoResponse {
         "feStartTime": fe.start_time_ms,
         "feVersion": Frontend::version(),
     }))
+}
+
+/// Decodes HTTP Basic credentials.
+pub fn basic_auth(headers: &axum::http::HeaderMap) -> Option<(String, String)> {
+    use base64::Engine;
+    let v = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let b64 = v
+        .strip_prefix("Basic ")
+        .or_else(|| v.strip_prefix("basic "))?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (u, p) = text.split_once(':')?;
+    Some((u.to_string(), p.to_string()))
+}
+
+fn load_error(code: StatusCode, msg: impl Into<String>) -> axum::response::Response {
+    (
+        code,
+        Json(json!({"Status": "FAILED", "Message": msg.into()})),
+    )
+        .into_response()
+}
+
+/// `PUT /api/{db}/{table}/_stream_load`: authenticate, check the table, and redirect (307) to
+/// a backend that coordinates the load. The body is never read here.
+async fn stream_load(
+    State(fe): State<Arc<Frontend>>,
+    axum::extract::Path((db, table)): axum::extract::Path<(String, String)>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    let Some((user, password)) = basic_auth(&headers) else {
+        let mut r = load_error(
+            StatusCode::UNAUTHORIZED,
+            "no valid Basic authorization header: use -u user:password",
+        );
+        r.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Basic realm=\"tessera\""),
+        );
+        return r;
+    };
+    if let Err(e) = crate::txn::check_credentials(&user, &password) {
+        return load_error(StatusCode::UNAUTHORIZED, e.message);
+    }
+    let state = fe.journal.state.read(|s| {
+        let c = &s.catalog;
+        let Some(d) = c.databases.get(&db) else {
+            return Err(format!("Unknown database '{db}'"));
+        };
+        if !d.tables.contains_key(&table) {
+            return Err(format!("Table '{db}.{table}' doesn't exist"));
+        }
+        let bes: Vec<(String, u16)> = c
+            .backends
+            .values()
+            .filter(|b| b.is_available() && b.status.http_port > 0)
+            .map(|b| (b.host.clone(), b.status.http_port))
+            .collect();
+        Ok(bes)
+    });
+    let bes = match state {
+        Ok(b) => b,
+        Err(m) => return load_error(StatusCode::OK, m),
+    };
+    if bes.is_empty() {
+        return load_error(StatusCode::OK, "No backend alive.");
+    }
+    let Some((host, port)) = pick_backend(&fe, &bes).await else {
+        return load_error(
+            StatusCode::OK,
+            "No backend alive: none of the backends accepts connections on its HTTP port.",
+        );
+    };
+    let path_and_query = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| uri.path().to_string());
+    let location = format!("http://{host}:{port}{path_and_query}");
+    match axum::http::HeaderValue::from_str(&location) {
+        Ok(v) => {
+            let mut r = StatusCode::TEMPORARY_REDIRECT.into_response();
+            r.headers_mut().insert(axum::http::header::LOCATION, v);
+            r
+        }
+        Err(_) => load_error(
+            StatusCode::BAD_REQUEST,
+            "the request path cannot be redirected",
+        ),
+    }
+}
+
+/// Picks a backend for a load, round-robin, skipping one whose HTTP port refuses connections
+/// (it died and the heartbeats have not noticed yet).
+pub async fn pick_backend(fe: &Frontend, bes: &[(String, u16)]) -> Option<(String, u16)> {
+    if bes.is_empty() {
+        return None;
+    }
+    let start = fe.next_connection_id() as usize;
+    for i in 0..bes.len() {
+        let (host, port) = &bes[(start + i) % bes.len()];
+        let addr = format!("{host}:{port}");
+        if meta::failover::probe(&addr).await == meta::failover::Probe::Alive {
+            return Some((host.clone(), *port));
+        }
+    }
+    None
 }
 
 async fn not_found() -> impl IntoResponse {

@@ -22,6 +22,7 @@ pub mod outcome;
 pub mod services;
 pub mod session;
 pub mod start;
+pub mod txn;
 
 pub use start::FeHandle;
 pub use start::start;

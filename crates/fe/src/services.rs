@@ -17,6 +17,22 @@ use tonic::Status;
 use crate::forward;
 use crate::frontend::Frontend;
 
+/// The refusal a non-leader gives to calls only the leader can answer.
+fn not_leader(fe: &Frontend) -> Option<Error> {
+    if fe.journal.is_leader() {
+        return None;
+    }
+    let leader = fe
+        .journal
+        .leader()
+        .map(|(_, n)| n.host)
+        .unwrap_or_else(|| "unknown".to_string());
+    Some(Error::new(
+        StatusCode::NotLeader,
+        format!("this frontend is not the leader; the leader is {leader}"),
+    ))
+}
+
 /// Metadata key marking a join request a helper passed on to the leader.
 const JOIN_FORWARDED: &str = "x-tessera-join-forwarded";
 
@@ -218,6 +234,121 @@ impl FrontendService for FrontendServiceImpl {
                     error: String::new(),
                 },
                 Err(e) => proto::ReportTabletsReply {
+                    ok: false,
+                    error: e.message,
+                },
+            },
+        ))
+    }
+
+    async fn begin_txn(
+        &self,
+        request: Request<proto::BeginTxnRequest>,
+    ) -> Result<Response<proto::BeginTxnReply>, Status> {
+        check_cluster_id(&request, self.fe.cluster_id, false)?;
+        let req = request.into_inner();
+        if let Some(e) = not_leader(&self.fe) {
+            return Ok(Response::new(proto::BeginTxnReply {
+                ok: false,
+                error: e.message,
+                error_code: e.code.number(),
+                ..Default::default()
+            }));
+        }
+        Ok(Response::new(
+            match crate::txn::begin(&self.fe, req).await {
+                Ok((txn_id, label, plan)) => proto::BeginTxnReply {
+                    ok: true,
+                    txn_id,
+                    label,
+                    plan: serde_json::to_vec(&plan).map_err(|e| Status::internal(e.to_string()))?,
+                    ..Default::default()
+                },
+                Err(e) => {
+                    let existing = if e.code == StatusCode::LabelAlreadyExists {
+                        if e.message.ends_with("RUNNING") {
+                            "RUNNING"
+                        } else {
+                            "FINISHED"
+                        }
+                        .to_string()
+                    } else {
+                        String::new()
+                    };
+                    proto::BeginTxnReply {
+                        ok: false,
+                        error: e
+                            .message
+                            .split(" ExistingJobStatus=")
+                            .next()
+                            .unwrap_or_default()
+                            .to_string(),
+                        error_code: e.code.number(),
+                        existing_job_status: existing,
+                        txn_id: -1,
+                        ..Default::default()
+                    }
+                }
+            },
+        ))
+    }
+
+    async fn commit_txn(
+        &self,
+        request: Request<proto::CommitTxnRequest>,
+    ) -> Result<Response<proto::CommitTxnReply>, Status> {
+        check_cluster_id(&request, self.fe.cluster_id, false)?;
+        let req = request.into_inner();
+        if let Some(e) = not_leader(&self.fe) {
+            return Ok(Response::new(proto::CommitTxnReply {
+                ok: false,
+                error: e.message,
+                error_code: e.code.number(),
+                status: String::new(),
+            }));
+        }
+        Ok(Response::new(
+            match crate::txn::commit(&self.fe, req).await {
+                Ok(status) => proto::CommitTxnReply {
+                    ok: true,
+                    error: String::new(),
+                    error_code: 0,
+                    status: status.to_string(),
+                },
+                Err(e) => proto::CommitTxnReply {
+                    ok: false,
+                    error: e.message,
+                    error_code: e.code.number(),
+                    status: String::new(),
+                },
+            },
+        ))
+    }
+
+    async fn abort_txn(
+        &self,
+        request: Request<proto::AbortTxnRequest>,
+    ) -> Result<Response<proto::AbortTxnReply>, Status> {
+        check_cluster_id(&request, self.fe.cluster_id, false)?;
+        let req = request.into_inner();
+        if let Some(e) = not_leader(&self.fe) {
+            return Ok(Response::new(proto::AbortTxnReply {
+                ok: false,
+                error: e.message,
+            }));
+        }
+        let reason = if req.reason.is_empty() {
+            "aborted by the coordinator".to_string()
+        } else {
+            req.reason
+        };
+        Ok(Response::new(
+            match crate::txn::abort(&self.fe, req.txn_id, &reason).await {
+                Ok(()) => proto::AbortTxnReply {
+                    ok: true,
+                    error: String::new(),
+                },
+                Err(e) => proto::AbortTxnReply {
                     ok: false,
                     error: e.message,
                 },

@@ -7,6 +7,7 @@
 
 pub mod backend;
 pub mod table;
+pub mod txn;
 
 use std::collections::BTreeMap;
 
@@ -120,6 +121,16 @@ pub struct Catalog {
     /// Dropped tables not yet erased.
     #[serde(default)]
     pub recycle_bin: Vec<RecycledTable>,
+    /// Load transactions by id (final ones are kept until cleaned).
+    #[serde(default)]
+    pub txns: BTreeMap<i64, txn::Txn>,
+    /// The next transaction id.
+    #[serde(default = "first_txn_id")]
+    pub next_txn_id: i64,
+}
+
+fn first_txn_id() -> i64 {
+    1
 }
 
 impl Default for Catalog {
@@ -134,6 +145,8 @@ impl Default for Catalog {
             leader_time_ms: 0,
             backends: BTreeMap::new(),
             recycle_bin: Vec::new(),
+            txns: BTreeMap::new(),
+            next_txn_id: 1,
         }
     }
 }
@@ -365,6 +378,28 @@ impl Catalog {
                 });
                 Ok(1)
             }
+            JournalOp::BeginTxn { txn, max_running } => self.begin_txn(txn, *max_running as usize),
+            JournalOp::CommitTxn {
+                txn_id,
+                partitions,
+                commit_infos,
+                stats,
+                time_ms,
+            } => self.commit_txn(*txn_id, partitions, commit_infos, *stats, *time_ms),
+            JournalOp::FinishTxn {
+                txn_id,
+                published,
+                time_ms,
+            } => self.finish_txn(*txn_id, published, *time_ms),
+            JournalOp::AbortTxn {
+                txn_id,
+                reason,
+                time_ms,
+            } => self.abort_txn(*txn_id, reason, *time_ms),
+            JournalOp::CleanTxns {
+                before_ms,
+                keep_per_db,
+            } => Ok(self.clean_txns(*before_ms, *keep_per_db as usize)),
             JournalOp::UpdateReplicas { updates } => {
                 let mut n = 0;
                 let wanted: BTreeMap<(i64, i64), &ReplicaUpdate> = updates

@@ -16,6 +16,7 @@ use crate::catalog::backend::BackendStatus;
 use crate::catalog::table::Partition;
 use crate::catalog::table::Table;
 use crate::catalog::table::WriteQuorum;
+use crate::catalog::txn::Txn;
 use crate::types::NodeId;
 
 /// One replicated catalog change.
@@ -131,6 +132,51 @@ pub enum JournalOp {
         /// The changes.
         updates: Vec<ReplicaUpdate>,
     },
+    /// A load begins (answers the transaction id; the label is checked here).
+    BeginTxn {
+        /// The transaction (its id and status are set when applied).
+        txn: Txn,
+        /// max_running_txn_num_per_db.
+        max_running: u32,
+    },
+    /// A load's data is written: check the write quorum per tablet, take partition versions.
+    CommitTxn {
+        /// Transaction.
+        txn_id: i64,
+        /// Partitions the load wrote.
+        partitions: Vec<i64>,
+        /// (tablet, backend) pairs that succeeded.
+        commit_infos: Vec<(i64, i64)>,
+        /// loaded, filtered, unselected rows and bytes.
+        stats: [i64; 4],
+        /// Commit time.
+        time_ms: i64,
+    },
+    /// A committed load was published on a quorum of every tablet: it becomes visible.
+    FinishTxn {
+        /// Transaction.
+        txn_id: i64,
+        /// (tablet, backend) pairs that published.
+        published: Vec<(i64, i64)>,
+        /// Visible time.
+        time_ms: i64,
+    },
+    /// A load is rolled back.
+    AbortTxn {
+        /// Transaction.
+        txn_id: i64,
+        /// Why.
+        reason: String,
+        /// When.
+        time_ms: i64,
+    },
+    /// Forget old final transactions.
+    CleanTxns {
+        /// Finished before this time.
+        before_ms: i64,
+        /// Keep at most this many final ones per database.
+        keep_per_db: u32,
+    },
 }
 
 impl fmt::Display for JournalOp {
@@ -179,6 +225,13 @@ impl fmt::Display for JournalOp {
                 write!(f, "AddPartition({db}.{table}.{})", partition.name)
             }
             JournalOp::UpdateReplicas { updates } => write!(f, "UpdateReplicas({})", updates.len()),
+            JournalOp::BeginTxn { txn, .. } => {
+                write!(f, "BeginTxn({}.{} {})", txn.db, txn.table, txn.label)
+            }
+            JournalOp::CommitTxn { txn_id, .. } => write!(f, "CommitTxn({txn_id})"),
+            JournalOp::FinishTxn { txn_id, .. } => write!(f, "FinishTxn({txn_id})"),
+            JournalOp::AbortTxn { txn_id, .. } => write!(f, "AbortTxn({txn_id})"),
+            JournalOp::CleanTxns { .. } => write!(f, "CleanTxns"),
         }
     }
 }

@@ -20,6 +20,14 @@ use crate::meta::TabletState;
 use crate::root::CLUSTER_ID_FILE;
 use crate::root::StorageRoot;
 use crate::root::dir_bytes;
+use crate::rowset::DATA_EXT;
+use crate::rowset::RowsetMeta;
+use crate::rowset::RowsetWriter;
+use crate::rowset::TMP_EXT;
+use crate::rowset::TabletRead;
+use crate::rowset::remove_files;
+use crate::rowset::version_path;
+use crate::types::arrow_schema;
 
 /// What the FE asks for when it creates a tablet replica.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,6 +101,27 @@ pub struct StorageEngine {
     inner: Mutex<Option<Inner>>,
 }
 
+fn no_tablet(tablet_id: i64) -> Error {
+    Error::new(
+        StatusCode::InvalidArgument,
+        format!("tablet {tablet_id} does not exist on this backend"),
+    )
+}
+
+/// Refuses a replica whose data directory is missing.
+fn usable(meta: &TabletMeta) -> Result<()> {
+    match meta.state {
+        TabletState::Normal => Ok(()),
+        TabletState::MissingData => Err(Error::new(
+            StatusCode::Io,
+            format!(
+                "tablet {} is not usable on this backend: its data directory is missing",
+                meta.tablet_id
+            ),
+        )),
+    }
+}
+
 fn closed() -> Error {
     Error::new(
         StatusCode::Cancelled,
@@ -133,7 +162,12 @@ impl StorageEngine {
                             continue;
                         }
                         let dir = root.tablet_dir(meta.tablet_id);
+                        if meta.rowsets.is_empty() {
+                            // A record written before tablets had rowsets.
+                            meta.rowsets.push(RowsetMeta::base(meta.version));
+                        }
                         meta.state = if dir.is_dir() {
+                            remove_orphan_files(&dir, &meta);
                             TabletState::Normal
                         } else {
                             tracing::warn!(
@@ -326,6 +360,8 @@ impl StorageEngine {
             version: req.version,
             create_time_ms: common::clock::now_ms(),
             state: TabletState::Normal,
+            rowsets: vec![RowsetMeta::base(req.version)],
+            pending: Vec::new(),
         };
         if let Err(e) = root.put(&meta) {
             let _ = fs::remove_dir_all(&dir);
@@ -428,7 +464,7 @@ impl StorageEngine {
                 }
                 TabletStatus {
                     data_size: if exists { dir_bytes(&dir) } else { 0 },
-                    row_count: 0,
+                    row_count: meta.visible_rows(),
                     meta,
                     dir,
                 }
@@ -484,6 +520,254 @@ impl StorageEngine {
             .collect())
     }
 
+    /// Starts a pending rowset for `txn_id` in a tablet: batches go to the returned writer
+    /// (blocking file I/O, without the engine's lock), then [`StorageEngine::commit_rowset`]
+    /// records it.
+    pub fn rowset_writer(
+        &self,
+        txn_id: i64,
+        tablet_id: i64,
+        partition_id: i64,
+    ) -> Result<RowsetWriter> {
+        let guard = self.lock();
+        let inner = guard.as_ref().ok_or_else(closed)?;
+        let entry = inner
+            .tablets
+            .get(&tablet_id)
+            .ok_or_else(|| no_tablet(tablet_id))?;
+        usable(&entry.meta)?;
+        if txn_id <= 0 {
+            return Err(Error::invalid(format!("invalid transaction id {txn_id}")));
+        }
+        if partition_id != entry.meta.partition_id {
+            return Err(Error::invalid(format!(
+                "tablet {tablet_id} belongs to partition {}, not partition {partition_id}",
+                entry.meta.partition_id
+            )));
+        }
+        if let Some(r) = entry.meta.rowsets.iter().find(|r| r.txn_id == txn_id) {
+            return Err(Error::new(
+                StatusCode::TxnStateInvalid,
+                format!(
+                    "transaction {txn_id} was already published to tablet {tablet_id} at version \
+                     {}",
+                    r.end_version
+                ),
+            ));
+        }
+        let dir = inner.roots[entry.root].tablet_dir(tablet_id);
+        Ok(RowsetWriter::new(
+            tablet_id,
+            txn_id,
+            partition_id,
+            dir,
+            &entry.meta.schema,
+        ))
+    }
+
+    /// Finishes a writer's file (fsync, rename) and records the rowset as pending for its
+    /// transaction, replacing an earlier pending rowset of the same transaction (a retried
+    /// write). The rowset is invisible until published.
+    pub fn commit_rowset(&self, writer: RowsetWriter) -> Result<RowsetMeta> {
+        let (txn_id, tablet_id) = (writer.txn_id, writer.tablet_id);
+        let rowset = writer.finish()?;
+        let committed = (|| {
+            let mut guard = self.lock();
+            let inner = guard.as_mut().ok_or_else(closed)?;
+            let entry = inner
+                .tablets
+                .get_mut(&tablet_id)
+                .ok_or_else(|| no_tablet(tablet_id))?;
+            usable(&entry.meta)?;
+            if let Some(r) = entry.meta.rowsets.iter().find(|r| r.txn_id == txn_id) {
+                return Err(Error::new(
+                    StatusCode::TxnStateInvalid,
+                    format!(
+                        "transaction {txn_id} was already published to tablet {tablet_id} at \
+                         version {}",
+                        r.end_version
+                    ),
+                ));
+            }
+            let mut meta = entry.meta.clone();
+            let replaced: Vec<RowsetMeta> = meta
+                .pending
+                .iter()
+                .filter(|r| r.txn_id == txn_id)
+                .cloned()
+                .collect();
+            meta.pending.retain(|r| r.txn_id != txn_id);
+            meta.pending.push(rowset.clone());
+            let root = &inner.roots[entry.root];
+            root.put(&meta)?;
+            entry.meta = meta;
+            inner.data_used[entry.root] = None;
+            remove_files(&root.tablet_dir(tablet_id), &replaced);
+            Ok(())
+        })();
+        if let Err(e) = committed {
+            // The file is not recorded anywhere: remove it now (a crash leaves it to the
+            // orphan sweep at the next open).
+            if let Some(dir) = self.tablet_dir(tablet_id) {
+                remove_files(&dir, std::slice::from_ref(&rowset));
+            }
+            return Err(e);
+        }
+        Ok(rowset)
+    }
+
+    /// Makes transaction `txn_id`'s pending rowset in a tablet visible as version `version`.
+    /// The replica must be at `version - 1` and hold the pending rowset; otherwise it missed
+    /// data (an error naming the tablet and the versions; the FE repairs the replica). Publishing
+    /// a transaction again at the same version succeeds. Returns the replica's version after.
+    pub fn publish(
+        &self,
+        txn_id: i64,
+        tablet_id: i64,
+        partition_id: i64,
+        version: i64,
+    ) -> Result<i64> {
+        let mut guard = self.lock();
+        let inner = guard.as_mut().ok_or_else(closed)?;
+        let entry = inner
+            .tablets
+            .get_mut(&tablet_id)
+            .ok_or_else(|| no_tablet(tablet_id))?;
+        usable(&entry.meta)?;
+        let meta = &entry.meta;
+        if partition_id != 0 && partition_id != meta.partition_id {
+            return Err(Error::invalid(format!(
+                "tablet {tablet_id} belongs to partition {}, not partition {partition_id}",
+                meta.partition_id
+            )));
+        }
+        if let Some(r) = meta.rowsets.iter().find(|r| r.txn_id == txn_id) {
+            if r.start_version == version && r.end_version == version {
+                return Ok(meta.version);
+            }
+            return Err(Error::new(
+                StatusCode::TxnStateInvalid,
+                format!(
+                    "tablet {tablet_id}: transaction {txn_id} was already published as version \
+                     {}, not {version}",
+                    r.versions()
+                ),
+            ));
+        }
+        let Some(pos) = meta.pending.iter().position(|r| r.txn_id == txn_id) else {
+            return Err(Error::new(
+                StatusCode::TxnStateInvalid,
+                format!(
+                    "tablet {tablet_id} has no pending rowset for transaction {txn_id} (replica \
+                     version {}, publish version {version}): this replica missed the load and \
+                     will be repaired",
+                    meta.version
+                ),
+            ));
+        };
+        if meta.version != version - 1 {
+            return Err(Error::new(
+                StatusCode::TxnStateInvalid,
+                format!(
+                    "tablet {tablet_id} cannot publish version {version} of transaction {txn_id}: \
+                     the replica is at version {}, so versions {}..{} are missing (it will be \
+                     repaired)",
+                    meta.version,
+                    meta.version + 1,
+                    version - 1
+                ),
+            ));
+        }
+        let mut meta = meta.clone();
+        let mut rowset = meta.pending.remove(pos);
+        rowset.start_version = version;
+        rowset.end_version = version;
+        meta.rowsets.push(rowset);
+        meta.rowsets
+            .sort_by_key(|r| (r.start_version, r.end_version));
+        meta.version = version;
+        inner.roots[entry.root].put(&meta)?;
+        entry.meta = meta;
+        Ok(version)
+    }
+
+    /// Drops every pending rowset of `txn_id` (an aborted load); how many there were.
+    pub fn abort_txn(&self, txn_id: i64) -> Result<usize> {
+        let mut guard = self.lock();
+        let inner = guard.as_mut().ok_or_else(closed)?;
+        let mut n = 0;
+        let ids: Vec<i64> = inner
+            .tablets
+            .iter()
+            .filter(|(_, e)| e.meta.pending.iter().any(|r| r.txn_id == txn_id))
+            .map(|(id, _)| *id)
+            .collect();
+        for tablet_id in ids {
+            let Some(entry) = inner.tablets.get_mut(&tablet_id) else {
+                continue;
+            };
+            let mut meta = entry.meta.clone();
+            let dropped: Vec<RowsetMeta> = meta
+                .pending
+                .iter()
+                .filter(|r| r.txn_id == txn_id)
+                .cloned()
+                .collect();
+            meta.pending.retain(|r| r.txn_id != txn_id);
+            let root = &inner.roots[entry.root];
+            root.put(&meta)?;
+            entry.meta = meta;
+            remove_files(&root.tablet_dir(tablet_id), &dropped);
+            inner.data_used[entry.root] = None;
+            n += dropped.len();
+        }
+        Ok(n)
+    }
+
+    /// The rowsets and files of a tablet at `version` (which must not be above the replica's
+    /// visible version). The files stay until the tablet is dropped.
+    pub fn read_at(&self, tablet_id: i64, version: i64) -> Result<TabletRead> {
+        let guard = self.lock();
+        let inner = guard.as_ref().ok_or_else(closed)?;
+        let entry = inner
+            .tablets
+            .get(&tablet_id)
+            .ok_or_else(|| no_tablet(tablet_id))?;
+        usable(&entry.meta)?;
+        let meta = &entry.meta;
+        if version > meta.version {
+            return Err(Error::invalid(format!(
+                "tablet {tablet_id} cannot be read at version {version}: this replica is at \
+                 version {}",
+                meta.version
+            )));
+        }
+        let rowsets = version_path(tablet_id, &meta.rowsets, version)?;
+        let dir = inner.roots[entry.root].tablet_dir(tablet_id);
+        let files = rowsets
+            .iter()
+            .flat_map(|r| r.files.iter().map(|f| dir.join(f)))
+            .collect();
+        Ok(TabletRead {
+            tablet_id,
+            version,
+            schema: meta.schema.clone(),
+            arrow_schema: arrow_schema(&meta.schema),
+            rowsets,
+            files,
+        })
+    }
+
+    /// A tablet's directory, if the tablet is here.
+    pub fn tablet_dir(&self, tablet_id: i64) -> Option<PathBuf> {
+        let guard = self.lock();
+        let inner = guard.as_ref()?;
+        inner
+            .tablets
+            .get(&tablet_id)
+            .map(|e| inner.roots[e.root].tablet_dir(tablet_id))
+    }
+
     /// Test support: plants raw bytes as the metadata record of `tablet_id` in root `root`.
     #[doc(hidden)]
     pub fn put_raw_record(&self, root: usize, tablet_id: i64, bytes: &[u8]) -> Result<()> {
@@ -494,6 +778,34 @@ impl StorageEngine {
             .get(root)
             .ok_or_else(|| Error::invalid(format!("no storage root {root}")))?
             .put_raw(tablet_id, bytes)
+    }
+}
+
+/// Removes the files in a tablet directory that its metadata does not name: temporary files of
+/// interrupted writes and rowset files whose metadata commit never happened. Only called when
+/// no writer can be active (at open).
+fn remove_orphan_files(dir: &std::path::Path, meta: &TabletMeta) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let known: std::collections::HashSet<&str> = meta.files().collect();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        let ours =
+            name.ends_with(&format!(".{TMP_EXT}")) || name.ends_with(&format!(".{DATA_EXT}"));
+        if ours && !known.contains(name) && entry.file_type().is_ok_and(|t| t.is_file()) {
+            tracing::info!(
+                tablet_id = meta.tablet_id,
+                file = name,
+                "removing a rowset file no metadata names (an interrupted write)"
+            );
+            if let Err(e) = fs::remove_file(entry.path()) {
+                tracing::warn!(file = %entry.path().display(), %e, "cannot remove an orphan file");
+            }
+        }
     }
 }
 

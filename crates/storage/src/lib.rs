@@ -6,7 +6,17 @@
 //!   cluster_id                   the cluster this backend belongs to (written on the first heartbeat)
 //!   meta/tablet_meta.redb        tablet id -> JSON TabletMeta, one redb file per root
 //!   data/<tablet_id % 1024>/<tablet_id>/   the tablet's files
+//!     <rowset_id>_0.parquet      a rowset's data (LZ4-compressed Parquet)
+//!     <rowset_id>_0.parquet.tmp  a rowset file being written
 //! ```
+//!
+//! A tablet replica has a visible version and rowsets covering version ranges (its metadata
+//! record lists them, and the *pending* rowsets of loads not yet published). A load writes a
+//! pending rowset ([`StorageEngine::rowset_writer`], [`StorageEngine::commit_rowset`]);
+//! [`StorageEngine::publish`] makes it version `v` when the replica is at `v - 1`;
+//! [`StorageEngine::abort_txn`] drops it; [`StorageEngine::read_at`] gives the files of the
+//! rowsets covering `[0, v]`. A rowset file is complete (fsynced, renamed) before metadata
+//! names it, so a crash leaves at most a file nobody names, removed at the next open.
 //!
 //! Invariants: a tablet's directory is created before its metadata is committed, and its
 //! metadata is deleted before its directory is removed. So a metadata record whose directory is
@@ -18,6 +28,11 @@
 mod engine;
 mod meta;
 mod root;
+mod rowset;
+mod types;
+
+pub use arrow;
+pub use parquet;
 
 pub use engine::CreateOutcome;
 pub use engine::CreateTablet;
@@ -28,6 +43,15 @@ pub use meta::CorruptRecord;
 pub use meta::TabletMeta;
 pub use meta::TabletState;
 pub use root::tablet_dir_in;
+pub use rowset::RowsetBatches;
+pub use rowset::RowsetMeta;
+pub use rowset::RowsetWriter;
+pub use rowset::TabletRead;
+pub use rowset::version_path;
+pub use types::LARGEINT_PRECISION;
+pub use types::arrow_schema;
+pub use types::arrow_type;
+pub use types::check_arrow_schema;
 
 #[cfg(test)]
 mod tests;

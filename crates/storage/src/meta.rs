@@ -3,6 +3,8 @@
 use std::fmt;
 
 use common::schema::TableSchema;
+
+use crate::rowset::RowsetMeta;
 use serde::Deserialize;
 use serde::Serialize;
 
@@ -51,6 +53,31 @@ pub struct TabletMeta {
     pub create_time_ms: i64,
     /// Stored as NORMAL; the engine derives MISSING_DATA when it opens the root.
     pub state: TabletState,
+    /// Visible rowsets (published), by start version. The first covers `[0, create version]`.
+    #[serde(default)]
+    pub rowsets: Vec<RowsetMeta>,
+    /// Pending rowsets (written, not yet published), one per transaction.
+    #[serde(default)]
+    pub pending: Vec<RowsetMeta>,
+}
+
+impl TabletMeta {
+    /// Rows in the visible rowsets.
+    pub fn visible_rows(&self) -> i64 {
+        self.rowsets
+            .iter()
+            .filter(|r| r.end_version <= self.version)
+            .map(|r| r.rows)
+            .sum()
+    }
+
+    /// Every file the metadata names (visible and pending rowsets).
+    pub fn files(&self) -> impl Iterator<Item = &str> {
+        self.rowsets
+            .iter()
+            .chain(&self.pending)
+            .flat_map(|r| r.files.iter().map(String::as_str))
+    }
 }
 
 /// A metadata record that could not be decoded: skipped, and kept here so it can be shown.

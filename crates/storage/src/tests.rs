@@ -257,3 +257,287 @@ fn leftover_directory_without_meta_is_cleared_on_create() {
     assert!(d.is_dir());
     assert!(!d.join("old.parquet").exists());
 }
+
+mod rowsets {
+    use std::sync::Arc;
+
+    use arrow::array::Array;
+    use arrow::array::Int32Array;
+    use arrow::array::Int64Array;
+    use arrow::array::RecordBatch;
+    use arrow::datatypes::DataType as ArrowType;
+    use arrow::datatypes::Field;
+    use arrow::datatypes::Schema;
+    use common::StatusCode;
+
+    use super::req;
+    use super::roots;
+    use crate::StorageEngine;
+
+    const T: i64 = 70_001;
+
+    fn batch(values: &[i32]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new("k", ArrowType::Int32, false)]));
+        RecordBatch::try_new(schema, vec![Arc::new(Int32Array::from(values.to_vec()))])
+            .expect("batch")
+    }
+
+    fn write(e: &StorageEngine, txn: i64, values: &[i32]) -> crate::RowsetMeta {
+        let mut w = e.rowset_writer(txn, T, 101).expect("writer");
+        if !values.is_empty() {
+            w.write(&batch(values)).expect("write");
+        }
+        e.commit_rowset(w).expect("commit")
+    }
+
+    fn read(e: &StorageEngine, version: i64) -> Vec<i32> {
+        let r = e.read_at(T, version).expect("read");
+        let mut out = Vec::new();
+        for b in r.batches() {
+            let b = b.expect("batch");
+            let col = b
+                .column(0)
+                .as_any()
+                .downcast_ref::<Int32Array>()
+                .expect("int32");
+            out.extend(col.values().iter().copied());
+        }
+        out
+    }
+
+    fn files_in(e: &StorageEngine) -> Vec<String> {
+        let dir = e.tablet_dir(T).expect("dir");
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .expect("read dir")
+            .flatten()
+            .filter_map(|d| d.file_name().to_str().map(str::to_string))
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn pending_is_invisible_until_published_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let e = StorageEngine::open(&roots(&dir, 1)).expect("open");
+        e.create_tablet(req(T, 1)).expect("create");
+        assert_eq!(e.tablet_meta(T).expect("meta").version, 1);
+        assert!(read(&e, 1).is_empty());
+        let r1 = write(&e, 11, &[1, 2, 3]);
+        assert_eq!((r1.rows, r1.files.len()), (3, 1));
+        assert!(r1.bytes > 0);
+        let r2 = write(&e, 12, &[4]);
+        // Pending: invisible, the version does not move.
+        assert!(read(&e, 1).is_empty());
+        assert_eq!(e.tablets().expect("list")[0].row_count, 0);
+        let err = e.read_at(T, 2).expect_err("version 2 does not exist yet");
+        assert!(err.message.contains("at version 1"), "{}", err.message);
+
+        // Out of order: a gap is refused and names the tablet and the versions.
+        let err = e.publish(12, T, 101, 3).expect_err("gap");
+        assert_eq!(err.code, StatusCode::TxnStateInvalid);
+        assert!(err.message.contains("tablet 70001"), "{}", err.message);
+        assert!(err.message.contains("at version 1"), "{}", err.message);
+        assert!(
+            err.message.contains("versions 2..2 are missing"),
+            "{}",
+            err.message
+        );
+
+        assert_eq!(e.publish(11, T, 101, 2).expect("publish 2"), 2);
+        assert_eq!(e.publish(12, T, 101, 3).expect("publish 3"), 3);
+        assert_eq!(read(&e, 1), Vec::<i32>::new());
+        assert_eq!(read(&e, 2), vec![1, 2, 3]);
+        assert_eq!(read(&e, 3), vec![1, 2, 3, 4]);
+        let view = e.read_at(T, 3).expect("read");
+        let ranges: Vec<String> = view.rowsets.iter().map(|r| r.versions()).collect();
+        assert_eq!(ranges, ["[0-1]", "[2-2]", "[3-3]"]);
+        assert_eq!(view.rows(), 4);
+        assert_eq!(view.files.len(), 2);
+        assert_eq!(e.tablets().expect("list")[0].row_count, 4);
+        assert_eq!(e.tablet_meta(T).expect("meta").version, 3);
+        assert!(r2.rowset_id != r1.rowset_id);
+    }
+
+    #[test]
+    fn publish_is_idempotent_and_refuses_missing_data() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let e = StorageEngine::open(&roots(&dir, 1)).expect("open");
+        e.create_tablet(req(T, 1)).expect("create");
+        write(&e, 21, &[7]);
+        assert_eq!(e.publish(21, T, 101, 2).expect("publish"), 2);
+        assert_eq!(e.publish(21, T, 101, 2).expect("again"), 2);
+        let err = e.publish(21, T, 101, 5).expect_err("other version");
+        assert!(err.message.contains("already published"), "{}", err.message);
+        // No pending rowset for the transaction: this replica missed the load.
+        let err = e.publish(22, T, 101, 3).expect_err("missed");
+        assert!(err.message.contains("tablet 70001"), "{}", err.message);
+        assert!(err.message.contains("no pending rowset"), "{}", err.message);
+        assert!(err.message.contains("replica version 2"), "{}", err.message);
+        assert!(err.message.contains("publish version 3"), "{}", err.message);
+        // A published transaction cannot write again.
+        let err = match e.rowset_writer(21, T, 101) {
+            Ok(_) => panic!("a published txn wrote again"),
+            Err(err) => err,
+        };
+        assert!(err.message.contains("already published"), "{}", err.message);
+        let err = e.publish(21, 9_999, 101, 2).expect_err("no tablet");
+        assert!(
+            err.message.contains("tablet 9999 does not exist"),
+            "{}",
+            err.message
+        );
+        let err = match e.rowset_writer(23, T, 555) {
+            Ok(_) => panic!("wrong partition accepted"),
+            Err(err) => err,
+        };
+        assert!(err.message.contains("partition 101"), "{}", err.message);
+    }
+
+    #[test]
+    fn empty_rowset_takes_the_version() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let e = StorageEngine::open(&roots(&dir, 1)).expect("open");
+        e.create_tablet(req(T, 1)).expect("create");
+        let r = write(&e, 31, &[]);
+        assert_eq!((r.rows, r.files.len(), r.bytes), (0, 0, 0));
+        assert_eq!(e.publish(31, T, 101, 2).expect("publish"), 2);
+        assert!(read(&e, 2).is_empty());
+        assert!(files_in(&e).is_empty(), "{:?}", files_in(&e));
+    }
+
+    #[test]
+    fn abort_drops_pending_rowsets_and_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let e = StorageEngine::open(&roots(&dir, 1)).expect("open");
+        e.create_tablet(req(T, 1)).expect("create");
+        e.create_tablet(req(T + 1, 2)).expect("create");
+        write(&e, 41, &[1]);
+        let mut w = e.rowset_writer(41, T + 1, 101).expect("writer");
+        w.write(&batch(&[2])).expect("write");
+        e.commit_rowset(w).expect("commit");
+        write(&e, 42, &[3]);
+        assert_eq!(files_in(&e).len(), 2);
+        assert_eq!(e.abort_txn(41).expect("abort"), 2);
+        assert_eq!(e.abort_txn(41).expect("again"), 0);
+        assert_eq!(files_in(&e).len(), 1, "txn 42's file stays");
+        let err = e.publish(41, T, 101, 2).expect_err("aborted");
+        assert!(err.message.contains("no pending rowset"), "{}", err.message);
+        assert_eq!(e.publish(42, T, 101, 2).expect("other txn"), 2);
+        assert_eq!(read(&e, 2), vec![3]);
+    }
+
+    #[test]
+    fn a_retried_write_replaces_the_pending_rowset() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let e = StorageEngine::open(&roots(&dir, 1)).expect("open");
+        e.create_tablet(req(T, 1)).expect("create");
+        write(&e, 51, &[1, 1]);
+        write(&e, 51, &[2]);
+        assert_eq!(files_in(&e).len(), 1);
+        assert_eq!(e.tablet_meta(T).expect("meta").pending.len(), 1);
+        e.publish(51, T, 101, 2).expect("publish");
+        assert_eq!(read(&e, 2), vec![2]);
+    }
+
+    #[test]
+    fn batches_must_match_the_schema() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let e = StorageEngine::open(&roots(&dir, 1)).expect("open");
+        e.create_tablet(req(T, 1)).expect("create");
+        let mut w = e.rowset_writer(61, T, 101).expect("writer");
+        let wrong = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new("k", ArrowType::Int64, false)])),
+            vec![Arc::new(Int64Array::from(vec![1i64]))],
+        )
+        .expect("batch");
+        let err = w.write(&wrong).expect_err("int64 into int");
+        assert!(err.message.contains("column 'k'"), "{}", err.message);
+        let nulls = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new("k", ArrowType::Int32, true)])),
+            vec![Arc::new(Int32Array::from(vec![Some(1), None]))],
+        )
+        .expect("batch");
+        let err = w.write(&nulls).expect_err("NULL into NOT NULL");
+        assert!(err.message.contains("NOT NULL"), "{}", err.message);
+        w.write(&batch(&[5])).expect("good batch");
+        assert_eq!(w.rows(), 1);
+        // Dropped without commit: the temporary file goes.
+        drop(w);
+        assert!(files_in(&e).is_empty(), "{:?}", files_in(&e));
+    }
+
+    #[test]
+    fn restart_keeps_versions_and_pending_and_sweeps_orphans() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paths = roots(&dir, 2);
+        {
+            let e = StorageEngine::open(&paths).expect("open");
+            e.create_tablet(req(T, 1)).expect("create");
+            write(&e, 81, &[1, 2]);
+            e.publish(81, T, 101, 2).expect("publish");
+            write(&e, 82, &[3]);
+            // A crash after the file was finished but before its metadata commit.
+            let mut w = e.rowset_writer(83, T, 101).expect("writer");
+            w.write(&batch(&[9])).expect("write");
+            let orphan = w.finish().expect("file finished");
+            assert_eq!(orphan.files.len(), 1);
+            // And a crash in the middle of writing a file.
+            let d = e.tablet_dir(T).expect("dir");
+            std::fs::write(d.join("x_0.parquet.tmp"), b"half").expect("plant");
+            std::fs::write(d.join("notes.txt"), b"not ours").expect("plant");
+            assert_eq!(files_in(&e).len(), 5);
+            // The orphan is invisible before the restart too.
+            assert_eq!(read(&e, 2), vec![1, 2]);
+        }
+        let e = StorageEngine::open(&paths).expect("reopen");
+        let m = e.tablet_meta(T).expect("meta");
+        assert_eq!(m.version, 2);
+        assert_eq!(m.pending.len(), 1);
+        assert_eq!(m.pending[0].txn_id, 82);
+        assert_eq!(read(&e, 2), vec![1, 2]);
+        let files = files_in(&e);
+        assert_eq!(files.len(), 3, "the orphans are gone: {files:?}");
+        assert!(files.contains(&"notes.txt".to_string()));
+        assert!(e.publish(83, T, 101, 3).is_err(), "the orphan is no rowset");
+        assert_eq!(e.publish(82, T, 101, 3).expect("pending survived"), 3);
+        assert_eq!(read(&e, 3), vec![1, 2, 3]);
+        assert_eq!(e.tablets().expect("list")[0].row_count, 3);
+    }
+
+    #[test]
+    fn version_path_picks_the_longest_steps() {
+        let r = |s: i64, e: i64| crate::RowsetMeta {
+            rowset_id: format!("{s}-{e}"),
+            txn_id: s,
+            partition_id: 1,
+            start_version: s,
+            end_version: e,
+            files: Vec::new(),
+            rows: 1,
+            bytes: 0,
+            create_time_ms: 0,
+        };
+        let rowsets = vec![r(0, 1), r(2, 2), r(3, 3), r(2, 3), r(4, 4)];
+        let ids = |v| -> Vec<String> {
+            crate::version_path(1, &rowsets, v)
+                .expect("path")
+                .into_iter()
+                .map(|r| r.rowset_id)
+                .collect()
+        };
+        assert_eq!(ids(1), ["0-1"]);
+        assert_eq!(ids(2), ["0-1", "2-2"]);
+        assert_eq!(ids(3), ["0-1", "2-3"]);
+        assert_eq!(ids(4), ["0-1", "2-3", "4-4"]);
+        let err = crate::version_path(1, &rowsets, 6).expect_err("hole");
+        assert!(err.message.contains("version 5"), "{}", err.message);
+        let holes = vec![r(0, 1), r(3, 3)];
+        let err = crate::version_path(1, &holes, 3).expect_err("hole");
+        assert!(
+            err.message.contains("starting at version 2"),
+            "{}",
+            err.message
+        );
+    }
+}

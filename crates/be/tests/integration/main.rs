@@ -39,6 +39,8 @@ use tonic::Response;
 use tonic::Status;
 use tonic::transport::Channel;
 
+mod load;
+
 const CLUSTER: i32 = 1234;
 /// The backend's address.
 const BE: &str = "127.0.0.61";
@@ -200,10 +202,11 @@ fn health() -> serde_json::Value {
     serde_json::from_str(&body).expect("health is JSON")
 }
 
-/// A leader FE that only takes tablet reports: each arrives on the channel with the cluster id
-/// header it carried.
+/// A leader FE that takes tablet reports (each arrives on the channel with the cluster id
+/// header it carried) and, for load tests, begins and commits transactions (`load::FakeTxns`).
 struct FakeFrontend {
     reports: mpsc::UnboundedSender<(Option<String>, TabletReport)>,
+    txns: std::sync::Arc<load::FakeTxns>,
 }
 
 #[tonic::async_trait]
@@ -237,9 +240,39 @@ impl FrontendService for FakeFrontend {
             error: String::new(),
         }))
     }
+
+    async fn begin_txn(
+        &self,
+        request: Request<proto::BeginTxnRequest>,
+    ) -> Result<Response<proto::BeginTxnReply>, Status> {
+        Ok(Response::new(self.txns.begin(request)))
+    }
+
+    async fn commit_txn(
+        &self,
+        request: Request<proto::CommitTxnRequest>,
+    ) -> Result<Response<proto::CommitTxnReply>, Status> {
+        Ok(Response::new(self.txns.commit(request).await))
+    }
+
+    async fn abort_txn(
+        &self,
+        request: Request<proto::AbortTxnRequest>,
+    ) -> Result<Response<proto::AbortTxnReply>, Status> {
+        Ok(Response::new(self.txns.abort(request)))
+    }
 }
 
 async fn fake_frontend() -> (
+    mpsc::UnboundedReceiver<(Option<String>, TabletReport)>,
+    tokio::sync::oneshot::Sender<()>,
+) {
+    fake_frontend_with(std::sync::Arc::default()).await
+}
+
+async fn fake_frontend_with(
+    txns: std::sync::Arc<load::FakeTxns>,
+) -> (
     mpsc::UnboundedReceiver<(Option<String>, TabletReport)>,
     tokio::sync::oneshot::Sender<()>,
 ) {
@@ -250,7 +283,10 @@ async fn fake_frontend() -> (
         .expect("bind the fake FE");
     tokio::spawn(async move {
         let _ = tonic::transport::Server::builder()
-            .add_service(FrontendServiceServer::new(FakeFrontend { reports: tx }))
+            .add_service(FrontendServiceServer::new(FakeFrontend {
+                reports: tx,
+                txns,
+            }))
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(listener),
                 async move {

@@ -31,6 +31,8 @@ crate::define_config! {
         report_tablet_interval_seconds: i32 = "60", mutable = false;
         /// Seconds a measured data size per storage root is reused in heartbeats and reports (free space is read fresh).
         report_disk_state_interval_seconds: i32 = "60", mutable = false;
+        /// Largest Stream Load body this backend accepts, in MB.
+        streaming_load_max_mb: i64 = "102400", mutable = false;
         /// Test-only: offset (ms) added to this node's clock, to simulate clock skew.
         debug_clock_offset_ms: i64 = "0", mutable = false;
     }
@@ -157,6 +159,9 @@ impl BeConfig {
             return Err(Error::invalid(
                 "report_disk_state_interval_seconds must be at least 1",
             ));
+        }
+        if self.streaming_load_max_mb < 1 {
+            return Err(Error::invalid("streaming_load_max_mb must be at least 1"));
         }
         crate::net::parse_cidr_list(&self.priority_networks)?;
         Ok(())

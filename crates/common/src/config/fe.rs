@@ -58,6 +58,20 @@ crate::define_config! {
         tablet_report_drop_tablet_delay_sec: i32 = "120", mutable = true;
         /// Remove a decommissioned backend once it holds no replica.
         drop_backend_after_decommission: bool = "true", mutable = true;
+        /// Default timeout (seconds) of a Stream Load without a timeout header.
+        stream_load_default_timeout_second: i32 = "600", mutable = true;
+        /// Largest timeout (seconds) a load may ask for.
+        max_stream_load_timeout_second: i32 = "259200", mutable = true;
+        /// Timeout (seconds) of an INSERT.
+        insert_load_default_timeout_second: i32 = "3600", mutable = true;
+        /// Most unfinished load transactions per database.
+        max_running_txn_num_per_db: i32 = "1000", mutable = true;
+        /// Seconds a finished load's label stays taken.
+        label_keep_max_second: i64 = "259200", mutable = true;
+        /// Most finished loads remembered per database (older labels become reusable).
+        label_keep_max_num: i32 = "1000", mutable = true;
+        /// Milliseconds a publish waits for every replica before settling for a quorum.
+        quorum_publish_wait_time_ms: i64 = "5000", mutable = true;
         /// Version string in the MySQL handshake and @@version.
         mysql_server_version: String = "5.1.0", mutable = true;
         /// Maximum number of MySQL connections to this FE.

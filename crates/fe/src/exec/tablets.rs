@@ -140,7 +140,7 @@ fn cell_text(c: &Cell) -> String {
 }
 
 /// Keeps the rows matching `col = value [AND ...]` on the named columns (case-insensitive).
-fn filter_rows(rows: &mut RowSet, expr: &Expr) -> Result<()> {
+pub fn filter_rows(rows: &mut RowSet, expr: &Expr) -> Result<()> {
     fn matches(rows: &RowSet, row: &[Cell], e: &Expr) -> Result<bool> {
         match e {
             Expr::Nested(x) => matches(rows, row, x),

@@ -50,14 +50,7 @@ impl fmt::Display for WriteQuorum {
     }
 }
 
-/// A value of a range-partition column, comparable across partitions.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum PartitionValue {
-    /// An integer column's value.
-    Int(i128),
-    /// A DATE as days since 1970-01-01, or a DATETIME as seconds since the epoch.
-    Time(i64),
-}
+pub use common::schema::PartitionValue;
 
 /// One bound of a partition range, with the text the user wrote (for SHOW).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ mod bad_input;
 mod failover;
 mod forward;
 mod journal;
+mod loads;
 mod membership;
 mod scripts;
 mod show;

@@ -1,0 +1,396 @@
+//! Rowsets: the Parquet files one load (or the tablet's creation) added to a tablet replica,
+//! and the versions they cover.
+//!
+//! A load writes a *pending* rowset under its transaction id ([`RowsetWriter`]): its file is
+//! written under a temporary name, fsynced, renamed and the directory fsynced, and only then
+//! is the rowset recorded in the tablet's metadata. Publishing the transaction at version `v`
+//! turns it into the visible rowset `[v, v]`. A new tablet starts with an empty base rowset
+//! `[0, <create version>]`, so reading version `v` means reading the rowsets on the path
+//! `[0, a] [a+1, b] ... [c, v]` ([`version_path`]).
+
+use std::fs;
+use std::fs::File;
+use std::path::Path;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering;
+
+use arrow::array::Array;
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use common::Error;
+use common::Result;
+use common::schema::TableSchema;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReader;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use serde::Deserialize;
+use serde::Serialize;
+
+use crate::types::arrow_schema;
+use crate::types::check_arrow_schema;
+
+/// Extension of finished rowset files.
+pub(crate) const DATA_EXT: &str = "parquet";
+/// Extension of a rowset file being written.
+pub(crate) const TMP_EXT: &str = "tmp";
+
+/// A row group is flushed to the file when its encoded size reaches this many bytes, which
+/// bounds a writer's memory.
+const MAX_ROW_GROUP_BYTES: usize = 64 * 1024 * 1024;
+/// Rows per row group at most.
+const MAX_ROW_GROUP_ROWS: usize = 1024 * 1024;
+/// Rows per batch when reading.
+const READ_BATCH_ROWS: usize = 8192;
+
+/// One rowset of a tablet replica.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowsetMeta {
+    /// Unique within the tablet.
+    pub rowset_id: String,
+    /// The load that wrote it (0 for the base rowset made at creation).
+    pub txn_id: i64,
+    /// The partition the load wrote (as the coordinator said).
+    pub partition_id: i64,
+    /// First version covered (0 while pending).
+    pub start_version: i64,
+    /// Last version covered (0 while pending).
+    pub end_version: i64,
+    /// Its files, relative to the tablet's directory (none for an empty rowset).
+    pub files: Vec<String>,
+    /// Rows.
+    pub rows: i64,
+    /// Bytes of its files.
+    pub bytes: i64,
+    /// When it was written, epoch ms.
+    pub create_time_ms: i64,
+}
+
+impl RowsetMeta {
+    /// The empty base rowset `[0, version]` a tablet is created with.
+    pub(crate) fn base(version: i64) -> RowsetMeta {
+        RowsetMeta {
+            rowset_id: "base".into(),
+            txn_id: 0,
+            partition_id: 0,
+            start_version: 0,
+            end_version: version.max(0),
+            files: Vec::new(),
+            rows: 0,
+            bytes: 0,
+            create_time_ms: common::clock::now_ms(),
+        }
+    }
+
+    /// `[start-end]` as logs and errors show it.
+    pub fn versions(&self) -> String {
+        format!("[{}-{}]", self.start_version, self.end_version)
+    }
+}
+
+/// The rowsets that exactly cover `[0, version]`: from version 0, each step takes the rowset
+/// that starts right after the previous one and reaches furthest without passing `version`.
+/// An error names the first version missing from the replica.
+pub fn version_path(
+    tablet_id: i64,
+    rowsets: &[RowsetMeta],
+    version: i64,
+) -> Result<Vec<RowsetMeta>> {
+    let mut path = Vec::new();
+    let mut next = 0i64;
+    while next <= version {
+        let step = rowsets
+            .iter()
+            .filter(|r| r.start_version == next && r.end_version <= version)
+            .max_by_key(|r| r.end_version);
+        match step {
+            Some(r) => {
+                path.push(r.clone());
+                next = r.end_version + 1;
+            }
+            None => {
+                let max = rowsets.iter().map(|r| r.end_version).max().unwrap_or(-1);
+                return Err(Error::invalid(format!(
+                    "tablet {tablet_id} cannot be read at version {version}: the replica has no \
+                     rowset starting at version {next} (its versions reach {max})"
+                )));
+            }
+        }
+    }
+    Ok(path)
+}
+
+static ROWSET_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// A new rowset id: the transaction, the time and a process-wide sequence number.
+pub(crate) fn new_rowset_id(txn_id: i64) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let seq = ROWSET_SEQ.fetch_add(1, Ordering::Relaxed);
+    format!("{txn_id}_{nanos:x}_{seq}")
+}
+
+/// Writes one pending rowset's file. Memory stays bounded: row groups are flushed as they
+/// fill. Dropping the writer without committing it removes the temporary file.
+pub struct RowsetWriter {
+    pub(crate) tablet_id: i64,
+    pub(crate) txn_id: i64,
+    pub(crate) partition_id: i64,
+    pub(crate) rowset_id: String,
+    dir: PathBuf,
+    schema: SchemaRef,
+    writer: Option<ArrowWriter<File>>,
+    tmp_path: Option<PathBuf>,
+    rows: i64,
+}
+
+impl RowsetWriter {
+    pub(crate) fn new(
+        tablet_id: i64,
+        txn_id: i64,
+        partition_id: i64,
+        dir: PathBuf,
+        schema: &TableSchema,
+    ) -> RowsetWriter {
+        RowsetWriter {
+            tablet_id,
+            txn_id,
+            partition_id,
+            rowset_id: new_rowset_id(txn_id),
+            dir,
+            schema: arrow_schema(schema),
+            writer: None,
+            tmp_path: None,
+            rows: 0,
+        }
+    }
+
+    /// The Arrow schema batches must have (the tablet's columns).
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// The tablet.
+    pub fn tablet_id(&self) -> i64 {
+        self.tablet_id
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> i64 {
+        self.rows
+    }
+
+    fn file_name(&self) -> String {
+        format!("{}_0.{DATA_EXT}", self.rowset_id)
+    }
+
+    /// Appends a batch. Its columns must match the tablet's (names and types); a NULL in a NOT
+    /// NULL column is refused.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        check_arrow_schema(&self.schema, &batch.schema())?;
+        for (field, col) in self.schema.fields().iter().zip(batch.columns()) {
+            if !field.is_nullable() && col.null_count() > 0 {
+                return Err(Error::invalid(format!(
+                    "column '{}' is NOT NULL but the data has {} NULL values",
+                    field.name(),
+                    col.null_count()
+                )));
+            }
+        }
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        // Re-labelled with the tablet's schema (names, nullability) as stored.
+        let batch = RecordBatch::try_new(self.schema.clone(), batch.columns().to_vec())
+            .map_err(|e| Error::invalid(format!("tablet {}: bad batch: {e}", self.tablet_id)))?;
+        if self.writer.is_none() {
+            let tmp = self.dir.join(format!("{}.{TMP_EXT}", self.file_name()));
+            let file = File::create(&tmp)
+                .map_err(|e| Error::io(format!("create {}", tmp.display()), e))?;
+            self.tmp_path = Some(tmp);
+            let props = WriterProperties::builder()
+                .set_compression(Compression::LZ4_RAW)
+                .set_max_row_group_row_count(Some(MAX_ROW_GROUP_ROWS))
+                .set_max_row_group_bytes(Some(MAX_ROW_GROUP_BYTES))
+                .build();
+            let w = ArrowWriter::try_new(file, self.schema.clone(), Some(props))
+                .map_err(|e| parquet_err(self.tablet_id, "open the Parquet writer", e))?;
+            self.writer = Some(w);
+        }
+        if let Some(w) = self.writer.as_mut() {
+            w.write(&batch)
+                .map_err(|e| parquet_err(self.tablet_id, "write a batch", e))?;
+        }
+        self.rows += batch.num_rows() as i64;
+        Ok(())
+    }
+
+    /// Finishes the file: footer, fsync, rename to its final name, fsync of the directory.
+    /// Returns the pending rowset to record.
+    pub(crate) fn finish(mut self) -> Result<RowsetMeta> {
+        let mut files = Vec::new();
+        let mut bytes = 0i64;
+        if let (Some(w), Some(tmp)) = (self.writer.take(), self.tmp_path.clone()) {
+            let file = w
+                .into_inner()
+                .map_err(|e| parquet_err(self.tablet_id, "finish the Parquet file", e))?;
+            let finish = || -> std::io::Result<u64> {
+                file.sync_all()?;
+                let len = file.metadata()?.len();
+                drop(file);
+                fs::rename(&tmp, self.dir.join(self.file_name()))?;
+                File::open(&self.dir)?.sync_all()?;
+                Ok(len)
+            };
+            let len = finish()
+                .map_err(|e| Error::io(format!("finish rowset file {}", tmp.display()), e))?;
+            self.tmp_path = None;
+            bytes = i64::try_from(len).unwrap_or(i64::MAX);
+            files.push(self.file_name());
+        }
+        Ok(RowsetMeta {
+            rowset_id: self.rowset_id.clone(),
+            txn_id: self.txn_id,
+            partition_id: self.partition_id,
+            start_version: 0,
+            end_version: 0,
+            files,
+            rows: self.rows,
+            bytes,
+            create_time_ms: common::clock::now_ms(),
+        })
+    }
+}
+
+impl Drop for RowsetWriter {
+    fn drop(&mut self) {
+        self.writer.take();
+        if let Some(tmp) = self.tmp_path.take() {
+            let _ = fs::remove_file(tmp);
+        }
+    }
+}
+
+fn parquet_err(tablet_id: i64, what: &str, e: parquet::errors::ParquetError) -> Error {
+    Error::new(
+        common::StatusCode::Io,
+        format!("tablet {tablet_id}: cannot {what}: {e}"),
+    )
+}
+
+/// Removes files of rowsets (best effort; the metadata no longer names them).
+pub(crate) fn remove_files(dir: &Path, rowsets: &[RowsetMeta]) {
+    for r in rowsets {
+        for f in &r.files {
+            let p = dir.join(f);
+            if let Err(e) = fs::remove_file(&p)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(file = %p.display(), %e, "cannot remove a rowset file");
+            }
+        }
+    }
+}
+
+/// A consistent view of a tablet replica at one version: the rowsets covering `[0, version]`
+/// and their files.
+#[derive(Clone, Debug)]
+pub struct TabletRead {
+    /// The tablet.
+    pub tablet_id: i64,
+    /// The version read.
+    pub version: i64,
+    /// The tablet's schema.
+    pub schema: TableSchema,
+    /// Its Arrow schema (what the batches carry).
+    pub arrow_schema: SchemaRef,
+    /// The rowsets on the version path, in version order.
+    pub rowsets: Vec<RowsetMeta>,
+    /// Their files, in version order.
+    pub files: Vec<PathBuf>,
+}
+
+impl TabletRead {
+    /// Rows on the path.
+    pub fn rows(&self) -> i64 {
+        self.rowsets.iter().map(|r| r.rows).sum()
+    }
+
+    /// Every row at this version, batch by batch (blocking file reads).
+    pub fn batches(&self) -> RowsetBatches {
+        RowsetBatches {
+            tablet_id: self.tablet_id,
+            schema: self.arrow_schema.clone(),
+            files: self.files.clone().into_iter(),
+            current: None,
+        }
+    }
+}
+
+/// Iterator over a [`TabletRead`]'s batches, file by file.
+pub struct RowsetBatches {
+    tablet_id: i64,
+    schema: SchemaRef,
+    files: std::vec::IntoIter<PathBuf>,
+    current: Option<ParquetRecordBatchReader>,
+}
+
+impl RowsetBatches {
+    fn open(&self, path: &Path) -> Result<ParquetRecordBatchReader> {
+        let file = File::open(path).map_err(|e| {
+            Error::io(
+                format!("tablet {}: open {}", self.tablet_id, path.display()),
+                e,
+            )
+        })?;
+        ParquetRecordBatchReaderBuilder::try_new(file)
+            .and_then(|b| b.with_batch_size(READ_BATCH_ROWS).build())
+            .map_err(|e| parquet_err(self.tablet_id, &format!("read {}", path.display()), e))
+    }
+}
+
+impl Iterator for RowsetBatches {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Result<RecordBatch>> {
+        loop {
+            if let Some(reader) = self.current.as_mut() {
+                match reader.next() {
+                    Some(Ok(b)) => {
+                        // The stored schema is the tablet's; label it so (field metadata aside).
+                        return Some(
+                            RecordBatch::try_new(self.schema.clone(), b.columns().to_vec())
+                                .map_err(|e| {
+                                    Error::new(
+                                        common::StatusCode::Io,
+                                        format!(
+                                            "tablet {}: a rowset file does not match the \
+                                             tablet's schema: {e}",
+                                            self.tablet_id
+                                        ),
+                                    )
+                                }),
+                        );
+                    }
+                    Some(Err(e)) => {
+                        self.current = None;
+                        return Some(Err(Error::new(
+                            common::StatusCode::Io,
+                            format!("tablet {}: read a rowset file: {e}", self.tablet_id),
+                        )));
+                    }
+                    None => self.current = None,
+                }
+            }
+            let path = self.files.next()?;
+            match self.open(&path) {
+                Ok(r) => self.current = Some(r),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
