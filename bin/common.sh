@@ -36,3 +36,33 @@ conf_value() {
 pid_alive() {
     [ -n "$1" ] && kill -0 "$1" 2>/dev/null
 }
+
+# Stops the node whose pid file is $PID_DIR/<name>.pid (<what> names it in messages):
+# SIGTERM, wait up to 30 s; with --force, SIGKILL after that.
+stop_node() {
+    local name="$1" what="$2" force="${3:-}" pid_file pid
+    pid_file="$PID_DIR/$name.pid"
+    if [ ! -f "$pid_file" ]; then
+        echo "no $pid_file: the $what is not running (or was not started by bin/start_$name.sh)" >&2
+        return 1
+    fi
+    pid=$(cat "$pid_file")
+    if ! pid_alive "$pid"; then
+        echo "$what (pid $pid) is not running; removing $pid_file"
+        rm -f "$pid_file"
+        return 0
+    fi
+    kill -TERM "$pid"
+    for _ in $(seq 1 300); do
+        pid_alive "$pid" || { rm -f "$pid_file"; echo "$what (pid $pid) stopped"; return 0; }
+        sleep 0.1
+    done
+    if [ "$force" = "--force" ]; then
+        kill -KILL "$pid" 2>/dev/null || true
+        rm -f "$pid_file"
+        echo "$what (pid $pid) killed"
+        return 0
+    fi
+    echo "$what (pid $pid) did not stop within 30 s; run bin/stop_$name.sh --force to kill it" >&2
+    return 1
+}

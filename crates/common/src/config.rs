@@ -179,6 +179,15 @@ macro_rules! define_config {
                 }
             }
         }
+
+        impl $crate::config::ConfigStruct for $name {
+            fn set_key(&mut self, key: &str, value: &str) -> std::result::Result<(), String> {
+                self.set(key, value)
+            }
+            fn knows(key: &str) -> bool {
+                Self::key_info(key).is_some()
+            }
+        }
     };
 }
 

@@ -3,7 +3,6 @@
 use std::path::Path;
 use std::path::PathBuf;
 
-use crate::config::ConfigStruct;
 use crate::config::fe::home_of_conf;
 use crate::error::Error;
 use crate::error::Result;
@@ -35,15 +34,6 @@ crate::define_config! {
         streaming_load_max_mb: i64 = "102400", mutable = false;
         /// Test-only: offset (ms) added to this node's clock, to simulate clock skew.
         debug_clock_offset_ms: i64 = "0", mutable = false;
-    }
-}
-
-impl ConfigStruct for BeConfig {
-    fn set_key(&mut self, key: &str, value: &str) -> std::result::Result<(), String> {
-        self.set(key, value)
-    }
-    fn knows(key: &str) -> bool {
-        BeConfig::key_info(key).is_some()
     }
 }
 

@@ -3,7 +3,6 @@
 use std::path::Path;
 use std::path::PathBuf;
 
-use crate::config::ConfigStruct;
 use crate::error::Error;
 use crate::error::Result;
 
@@ -80,15 +79,6 @@ crate::define_config! {
         run_mode: String = "shared_nothing", mutable = false;
         /// Test-only: offset (ms) added to this node's clock, to simulate clock skew.
         debug_clock_offset_ms: i64 = "0", mutable = false;
-    }
-}
-
-impl ConfigStruct for FeConfig {
-    fn set_key(&mut self, key: &str, value: &str) -> std::result::Result<(), String> {
-        self.set(key, value)
-    }
-    fn knows(key: &str) -> bool {
-        FeConfig::key_info(key).is_some()
     }
 }
 
