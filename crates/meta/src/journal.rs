@@ -130,6 +130,9 @@ impl Journal {
             replication_lag_threshold: config.checkpoint_every,
             install_snapshot_timeout: 60_000,
             enable_pre_vote: Some(true),
+            // The log store's append returns when the entries are queued, before its fsync:
+            // replicate them right away so the leader's and the followers' fsyncs overlap.
+            broadcast_submitted_on_append: Some(true),
             ..Default::default()
         }
         .validate()

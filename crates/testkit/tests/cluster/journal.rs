@@ -59,9 +59,23 @@ fn a_node_far_behind_installs_a_checkpoint_image() {
     c.start_fe(1, None);
     c.start_fe(2, None);
     c.wait_healthy(2, WAIT);
-    let dbs = c.sql_ok(2, "SHOW DATABASES").first_column();
-    assert!(dbs.contains(&"after_images".to_string()));
-    assert!(dbs.contains(&"snap_349".to_string()));
+    // A restarted follower learns the commit index from the leader, then replays.
+    wait_until(WAIT, "node 2 replays everything after the restart", || {
+        let dbs = c.sql(2, "SHOW DATABASES").ok()?.first_column();
+        (dbs.contains(&"after_images".to_string()) && dbs.contains(&"snap_349".to_string()))
+            .then_some(())
+    });
+    phase!("a linearizable read on the follower sees everything at once");
+    let r = c.session(
+        2,
+        &["SET read_consistency = 'linearizable'", "SHOW DATABASES"],
+    );
+    assert!(
+        r[1].as_ref()
+            .expect("show")
+            .first_column()
+            .contains(&"after_images".to_string())
+    );
 }
 
 #[test]
