@@ -9,12 +9,15 @@
 //!                         coordinates the load: see [`load`]), GET /api/_load_error_log
 //! reporter task           FrontendService.ReportTablets to the leader: every report interval and
 //!                         ~1 s after any tablet change
+//! compaction task         cumulative and base compaction of the tablets that need it, and the
+//!                         sweep of stale rowsets (see `compaction`)
 //! ```
 //!
 //! Every BackendService request must carry this backend's cluster id in the
 //! `x-tessera-cluster-id` header; a backend that no heartbeat has bound yet refuses all tasks.
 
 mod backend;
+mod compaction;
 mod heartbeat;
 mod http;
 pub mod load;

@@ -15,6 +15,7 @@ use common::config::be::BeConfig;
 use proto::backend_service_server::BackendServiceServer;
 use proto::heartbeat_service_server::HeartbeatServiceServer;
 use storage::StorageEngine;
+use storage::StorageOptions;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -88,7 +89,11 @@ pub async fn start(config: BeConfig) -> Result<BeHandle> {
         .into_iter()
         .map(|r| r.path)
         .collect();
-    let storage = tokio::task::spawn_blocking(move || StorageEngine::open(&roots))
+    let options = StorageOptions {
+        tablet_max_versions: usize::try_from(config.tablet_max_versions.max(1))
+            .unwrap_or(usize::MAX),
+    };
+    let storage = tokio::task::spawn_blocking(move || StorageEngine::open_with(&roots, options))
         .await
         .map_err(|e| Error::internal(format!("storage open task: {e}")))??;
     for bad in storage.corrupt_records() {
@@ -106,6 +111,7 @@ pub async fn start(config: BeConfig) -> Result<BeHandle> {
         serve_grpc(&backend, brpc, "brpc_port", false),
         tokio::spawn(crate::http::serve(backend.clone(), http)),
         tokio::spawn(crate::reporter::run(backend.clone())),
+        tokio::spawn(crate::compaction::run(backend.clone())),
     ];
     let c = &backend.config;
     tracing::info!(

@@ -3,9 +3,12 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::MutexGuard;
 use std::sync::PoisonError;
+use std::sync::Weak;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 use std::time::Instant;
 
@@ -21,6 +24,7 @@ use crate::root::CLUSTER_ID_FILE;
 use crate::root::StorageRoot;
 use crate::root::dir_bytes;
 use crate::rowset::DATA_EXT;
+use crate::rowset::ReadPin;
 use crate::rowset::RowsetMeta;
 use crate::rowset::RowsetWriter;
 use crate::rowset::TMP_EXT;
@@ -81,27 +85,59 @@ pub struct DiskStat {
     pub data_used_bytes: i64,
 }
 
-struct Entry {
-    meta: TabletMeta,
-    root: usize,
+/// Settings of the engine itself (compaction's are per call: [`crate::CompactionPolicy`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageOptions {
+    /// A load into a tablet with more visible rowsets than this is refused
+    /// (`tablet_max_versions`).
+    pub tablet_max_versions: usize,
 }
 
-struct Inner {
-    roots: Vec<StorageRoot>,
-    tablets: BTreeMap<i64, Entry>,
+impl Default for StorageOptions {
+    fn default() -> Self {
+        StorageOptions {
+            tablet_max_versions: 1000,
+        }
+    }
+}
+
+pub(crate) struct Entry {
+    pub(crate) meta: TabletMeta,
+    pub(crate) root: usize,
+    /// Set while a compaction of this tablet runs (one at a time per tablet).
+    pub(crate) compacting: Arc<AtomicBool>,
+    /// The readers' pins ([`TabletRead`]); dead ones are pruned by the sweeper.
+    pub(crate) readers: Vec<Weak<ReadPin>>,
+}
+
+impl Entry {
+    fn new(meta: TabletMeta, root: usize) -> Entry {
+        Entry {
+            meta,
+            root,
+            compacting: Arc::default(),
+            readers: Vec::new(),
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) roots: Vec<StorageRoot>,
+    pub(crate) tablets: BTreeMap<i64, Entry>,
     corrupt: Vec<CorruptRecord>,
     cluster_id: Option<i32>,
     // Per root: when the data size was last measured, and the result.
-    data_used: Vec<Option<(Instant, i64)>>,
+    pub(crate) data_used: Vec<Option<(Instant, i64)>>,
 }
 
 /// Every storage root of one backend. Methods do blocking file I/O.
 pub struct StorageEngine {
     paths: Vec<PathBuf>,
+    options: StorageOptions,
     inner: Mutex<Option<Inner>>,
 }
 
-fn no_tablet(tablet_id: i64) -> Error {
+pub(crate) fn no_tablet(tablet_id: i64) -> Error {
     Error::new(
         StatusCode::InvalidArgument,
         format!("tablet {tablet_id} does not exist on this backend"),
@@ -109,7 +145,7 @@ fn no_tablet(tablet_id: i64) -> Error {
 }
 
 /// Refuses a replica whose data directory is missing.
-fn usable(meta: &TabletMeta) -> Result<()> {
+pub(crate) fn usable(meta: &TabletMeta) -> Result<()> {
     match meta.state {
         TabletState::Normal => Ok(()),
         TabletState::MissingData => Err(Error::new(
@@ -122,7 +158,7 @@ fn usable(meta: &TabletMeta) -> Result<()> {
     }
 }
 
-fn closed() -> Error {
+pub(crate) fn closed() -> Error {
     Error::new(
         StatusCode::Cancelled,
         "the storage engine is closed (the backend is stopping)",
@@ -131,8 +167,13 @@ fn closed() -> Error {
 
 impl StorageEngine {
     /// Opens (creating when needed) and locks every root, checks that they agree on the
-    /// cluster id, and loads the tablet metadata.
+    /// cluster id, and loads the tablet metadata. Default options.
     pub fn open(paths: &[PathBuf]) -> Result<StorageEngine> {
+        Self::open_with(paths, StorageOptions::default())
+    }
+
+    /// [`StorageEngine::open`] with options.
+    pub fn open_with(paths: &[PathBuf], options: StorageOptions) -> Result<StorageEngine> {
         if paths.is_empty() {
             return Err(Error::invalid("no storage root path given"));
         }
@@ -177,7 +218,7 @@ impl StorageEngine {
                             );
                             TabletState::MissingData
                         };
-                        tablets.insert(meta.tablet_id, Entry { meta, root: i });
+                        tablets.insert(meta.tablet_id, Entry::new(meta, i));
                     }
                     Err((tablet_id, error)) => {
                         tracing::error!(
@@ -198,6 +239,7 @@ impl StorageEngine {
         let n = roots.len();
         Ok(StorageEngine {
             paths: paths.to_vec(),
+            options,
             inner: Mutex::new(Some(Inner {
                 roots,
                 tablets,
@@ -240,7 +282,7 @@ impl StorageEngine {
         Ok(found.map(|(id, _)| id))
     }
 
-    fn lock(&self) -> MutexGuard<'_, Option<Inner>> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Option<Inner>> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -362,19 +404,18 @@ impl StorageEngine {
             state: TabletState::Normal,
             rowsets: vec![RowsetMeta::base(req.version)],
             pending: Vec::new(),
+            stale: Vec::new(),
+            cumulative_point: 0,
+            last_base_compaction_ms: 0,
         };
         if let Err(e) = root.put(&meta) {
             let _ = fs::remove_dir_all(&dir);
             return Err(e);
         }
         inner.data_used[root_idx] = None;
-        inner.tablets.insert(
-            req.tablet_id,
-            Entry {
-                meta,
-                root: root_idx,
-            },
-        );
+        inner
+            .tablets
+            .insert(req.tablet_id, Entry::new(meta, root_idx));
         Ok(CreateOutcome::Created)
     }
 
@@ -545,7 +586,7 @@ impl StorageEngine {
                 entry.meta.partition_id
             )));
         }
-        if let Some(r) = entry.meta.rowsets.iter().find(|r| r.txn_id == txn_id) {
+        if let Some(r) = entry.meta.published(txn_id) {
             return Err(Error::new(
                 StatusCode::TxnStateInvalid,
                 format!(
@@ -554,6 +595,11 @@ impl StorageEngine {
                     r.end_version
                 ),
             ));
+        }
+        let count = entry.meta.version_count();
+        let limit = self.options.tablet_max_versions;
+        if count > limit {
+            return Err(too_many_versions(tablet_id, count, limit));
         }
         let dir = inner.roots[entry.root].tablet_dir(tablet_id);
         Ok(RowsetWriter::new(
@@ -579,7 +625,7 @@ impl StorageEngine {
                 .get_mut(&tablet_id)
                 .ok_or_else(|| no_tablet(tablet_id))?;
             usable(&entry.meta)?;
-            if let Some(r) = entry.meta.rowsets.iter().find(|r| r.txn_id == txn_id) {
+            if let Some(r) = entry.meta.published(txn_id) {
                 return Err(Error::new(
                     StatusCode::TxnStateInvalid,
                     format!(
@@ -641,7 +687,7 @@ impl StorageEngine {
                 meta.partition_id
             )));
         }
-        if let Some(r) = meta.rowsets.iter().find(|r| r.txn_id == txn_id) {
+        if let Some(r) = meta.published(txn_id) {
             if r.start_version == version && r.end_version == version {
                 return Ok(meta.version);
             }
@@ -725,10 +771,12 @@ impl StorageEngine {
     }
 
     /// The rowsets and files of a tablet at `version` (which must not be above the replica's
-    /// visible version). The files stay until the tablet is dropped.
+    /// visible version). An older version is read through the stale rowsets a compaction
+    /// replaced, while they exist. The returned view pins its rowsets: they stay on disk while
+    /// it (or its batch iterator) lives, or until the tablet is dropped.
     pub fn read_at(&self, tablet_id: i64, version: i64) -> Result<TabletRead> {
-        let guard = self.lock();
-        let inner = guard.as_ref().ok_or_else(closed)?;
+        let mut guard = self.lock();
+        let inner = guard.as_mut().ok_or_else(closed)?;
         let entry = inner
             .tablets
             .get(&tablet_id)
@@ -742,20 +790,62 @@ impl StorageEngine {
                 meta.version
             )));
         }
-        let rowsets = version_path(tablet_id, &meta.rowsets, version)?;
+        let rowsets = if meta.stale.is_empty() {
+            version_path(tablet_id, &meta.rowsets, version)
+        } else {
+            let all: Vec<RowsetMeta> = meta
+                .rowsets
+                .iter()
+                .chain(meta.stale.iter().map(|s| &s.rowset))
+                .cloned()
+                .collect();
+            version_path(tablet_id, &all, version)
+        };
+        let rowsets = rowsets.map_err(|e| {
+            // A version inside a merged rowset whose inputs are gone: say so.
+            match meta
+                .rowsets
+                .iter()
+                .find(|r| r.start_version <= version && version < r.end_version)
+            {
+                Some(merged) => Error::invalid(format!(
+                    "tablet {tablet_id} cannot be read at version {version}: compaction merged \
+                     versions {} into one rowset and the rowsets of the versions inside were \
+                     removed (tablet_rowset_stale_sweep_time_sec); read version {} or a later \
+                     one",
+                    merged.versions(),
+                    merged.end_version
+                )),
+                None => e,
+            }
+        })?;
         let dir = inner.roots[entry.root].tablet_dir(tablet_id);
         let files = rowsets
             .iter()
             .flat_map(|r| r.files.iter().map(|f| dir.join(f)))
             .collect();
-        Ok(TabletRead {
+        let pin = Arc::new(ReadPin {
+            rowset_ids: rowsets.iter().map(|r| r.rowset_id.clone()).collect(),
+        });
+        let read = TabletRead {
             tablet_id,
             version,
             schema: meta.schema.clone(),
             arrow_schema: arrow_schema(&meta.schema),
             rowsets,
             files,
-        })
+            pin: pin.clone(),
+        };
+        if let Some(entry) = inner.tablets.get_mut(&tablet_id) {
+            entry.readers.retain(|w| w.strong_count() > 0);
+            entry.readers.push(Arc::downgrade(&pin));
+        }
+        Ok(read)
+    }
+
+    /// The options the engine was opened with.
+    pub fn options(&self) -> &StorageOptions {
+        &self.options
     }
 
     /// A tablet's directory, if the tablet is here.
@@ -807,6 +897,18 @@ fn remove_orphan_files(dir: &std::path::Path, meta: &TabletMeta) {
             }
         }
     }
+}
+
+/// The refusal of a load into a tablet with too many versions (StarRocks's message).
+fn too_many_versions(tablet_id: i64, count: usize, limit: usize) -> Error {
+    Error::new(
+        StatusCode::LimitExceeded,
+        format!(
+            "Failed to load data into tablet {tablet_id}, because of too many versions, \
+             current/limit: {count}/{limit}. Load less often with more rows per load, or wait \
+             for compaction to merge the versions (tablet_max_versions in be.conf is the limit)"
+        ),
+    )
 }
 
 fn remove_tablet_dir(dir: &std::path::Path) {

@@ -18,6 +18,12 @@
 //! rowsets covering `[0, v]`. A rowset file is complete (fsynced, renamed) before metadata
 //! names it, so a crash leaves at most a file nobody names, removed at the next open.
 //!
+//! Compaction ([`StorageEngine::compact`], see the `compaction` module) merges adjacent visible
+//! rowsets into one covering their versions; the inputs become *stale*: older versions stay
+//! readable through them until [`StorageEngine::sweep_stale`] removes the expired ones that no
+//! reader pins (a [`TabletRead`] pins the rowsets it reads). A load into a tablet with more than
+//! [`StorageOptions::tablet_max_versions`] visible rowsets is refused.
+//!
 //! Invariants: a tablet's directory is created before its metadata is committed, and its
 //! metadata is deleted before its directory is removed. So a metadata record whose directory is
 //! missing is damage (reported as [`TabletState::MissingData`], nothing is deleted), and a
@@ -25,6 +31,7 @@
 //!
 //! Everything here is synchronous file I/O: callers on an async runtime use `spawn_blocking`.
 
+mod compaction;
 mod engine;
 mod meta;
 mod root;
@@ -34,15 +41,24 @@ mod types;
 pub use arrow;
 pub use parquet;
 
+pub use compaction::CompactionKind;
+pub use compaction::CompactionOutput;
+pub use compaction::CompactionPolicy;
+pub use compaction::CompactionResult;
+pub use compaction::CompactionTask;
+pub use compaction::SORT_IN_MEMORY_MAX_BYTES;
 pub use engine::CreateOutcome;
 pub use engine::CreateTablet;
 pub use engine::DiskStat;
 pub use engine::StorageEngine;
+pub use engine::StorageOptions;
 pub use engine::TabletStatus;
 pub use meta::CorruptRecord;
+pub use meta::StaleRowset;
 pub use meta::TabletMeta;
 pub use meta::TabletState;
 pub use root::tablet_dir_in;
+pub use rowset::ReadPin;
 pub use rowset::RowsetBatches;
 pub use rowset::RowsetMeta;
 pub use rowset::RowsetWriter;
@@ -55,3 +71,5 @@ pub use types::check_arrow_schema;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_compaction;

@@ -59,6 +59,28 @@ pub struct TabletMeta {
     /// Pending rowsets (written, not yet published), one per transaction.
     #[serde(default)]
     pub pending: Vec<RowsetMeta>,
+    /// Rowsets a compaction replaced: no longer on the path of the newest version, still
+    /// read for older versions until `tablet_rowset_stale_sweep_time_sec` passes and no reader
+    /// holds them.
+    #[serde(default)]
+    pub stale: Vec<StaleRowset>,
+    /// The cumulative point: rowsets starting at or above it are cumulative compaction's
+    /// (small, recent); those below it are base compaction's. 0 means right after the base
+    /// rowset.
+    #[serde(default)]
+    pub cumulative_point: i64,
+    /// When the last base compaction finished, epoch ms (0: never; the creation time counts).
+    #[serde(default)]
+    pub last_base_compaction_ms: i64,
+}
+
+/// A rowset a compaction replaced.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaleRowset {
+    /// The rowset, as it was.
+    pub rowset: RowsetMeta,
+    /// When it became stale, epoch ms.
+    pub stale_since_ms: i64,
 }
 
 impl TabletMeta {
@@ -71,12 +93,27 @@ impl TabletMeta {
             .sum()
     }
 
-    /// Every file the metadata names (visible and pending rowsets).
+    /// How many versions a read of the newest version goes through: the visible rowsets
+    /// (StarRocks's `version_count`, which `tablet_max_versions` limits).
+    pub fn version_count(&self) -> usize {
+        self.rowsets.len()
+    }
+
+    /// Every file the metadata names (visible, pending and stale rowsets).
     pub fn files(&self) -> impl Iterator<Item = &str> {
         self.rowsets
             .iter()
             .chain(&self.pending)
+            .chain(self.stale.iter().map(|s| &s.rowset))
             .flat_map(|r| r.files.iter().map(String::as_str))
+    }
+
+    /// The visible or stale rowset transaction `txn_id` published, if any.
+    pub(crate) fn published(&self, txn_id: i64) -> Option<&RowsetMeta> {
+        self.rowsets
+            .iter()
+            .chain(self.stale.iter().map(|s| &s.rowset))
+            .find(|r| r.txn_id == txn_id)
     }
 }
 

@@ -12,6 +12,7 @@ use std::fs;
 use std::fs::File;
 use std::path::Path;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering;
 
@@ -66,6 +67,10 @@ pub struct RowsetMeta {
     pub bytes: i64,
     /// When it was written, epoch ms.
     pub create_time_ms: i64,
+    /// Its rows are ordered by the tablet's key columns (a compaction sorted them); a load's
+    /// rowset keeps the order the rows arrived in.
+    #[serde(default)]
+    pub sorted: bool,
 }
 
 impl RowsetMeta {
@@ -81,7 +86,13 @@ impl RowsetMeta {
             rows: 0,
             bytes: 0,
             create_time_ms: common::clock::now_ms(),
+            sorted: false,
         }
+    }
+
+    /// Whether it covers one version (a load's rowset, a "singleton delta").
+    pub fn is_singleton(&self) -> bool {
+        self.start_version == self.end_version
     }
 
     /// `[start-end]` as logs and errors show it.
@@ -124,14 +135,15 @@ pub fn version_path(
 
 static ROWSET_SEQ: AtomicU64 = AtomicU64::new(0);
 
-/// A new rowset id: the transaction, the time and a process-wide sequence number.
-pub(crate) fn new_rowset_id(txn_id: i64) -> String {
+/// A new rowset id: `prefix` (the transaction, or `c` for a compaction's output), the time and
+/// a process-wide sequence number.
+pub(crate) fn new_rowset_id(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     let seq = ROWSET_SEQ.fetch_add(1, Ordering::Relaxed);
-    format!("{txn_id}_{nanos:x}_{seq}")
+    format!("{prefix}_{nanos:x}_{seq}")
 }
 
 /// Writes one pending rowset's file. Memory stays bounded: row groups are flushed as they
@@ -160,13 +172,25 @@ impl RowsetWriter {
             tablet_id,
             txn_id,
             partition_id,
-            rowset_id: new_rowset_id(txn_id),
+            rowset_id: new_rowset_id(&txn_id.to_string()),
             dir,
             schema: arrow_schema(schema),
             writer: None,
             tmp_path: None,
             rows: 0,
         }
+    }
+
+    /// A writer for the output of a compaction (no transaction).
+    pub(crate) fn for_compaction(
+        tablet_id: i64,
+        partition_id: i64,
+        dir: PathBuf,
+        schema: &TableSchema,
+    ) -> RowsetWriter {
+        let mut w = RowsetWriter::new(tablet_id, 0, partition_id, dir, schema);
+        w.rowset_id = new_rowset_id("c");
+        w
     }
 
     /// The Arrow schema batches must have (the tablet's columns).
@@ -262,6 +286,7 @@ impl RowsetWriter {
             rows: self.rows,
             bytes,
             create_time_ms: common::clock::now_ms(),
+            sorted: false,
         })
     }
 }
@@ -296,8 +321,17 @@ pub(crate) fn remove_files(dir: &Path, rowsets: &[RowsetMeta]) {
     }
 }
 
+/// Held by every reader of a tablet: while any clone of it lives, the rowsets it names stay on
+/// disk (the stale-rowset sweeper skips them), so a query keeps reading its version while loads
+/// and compactions move the tablet on.
+#[derive(Debug)]
+pub struct ReadPin {
+    pub(crate) rowset_ids: Vec<String>,
+}
+
 /// A consistent view of a tablet replica at one version: the rowsets covering `[0, version]`
-/// and their files.
+/// and their files. The files stay readable while this view (or an iterator made from it)
+/// lives.
 #[derive(Clone, Debug)]
 pub struct TabletRead {
     /// The tablet.
@@ -312,6 +346,7 @@ pub struct TabletRead {
     pub rowsets: Vec<RowsetMeta>,
     /// Their files, in version order.
     pub files: Vec<PathBuf>,
+    pub(crate) pin: Arc<ReadPin>,
 }
 
 impl TabletRead {
@@ -327,7 +362,14 @@ impl TabletRead {
             schema: self.arrow_schema.clone(),
             files: self.files.clone().into_iter(),
             current: None,
+            _pin: Some(self.pin.clone()),
         }
+    }
+
+    /// The pin that keeps this view's files on disk (a reader that outlives the view can hold
+    /// it).
+    pub fn pin(&self) -> Arc<ReadPin> {
+        self.pin.clone()
     }
 }
 
@@ -337,6 +379,20 @@ pub struct RowsetBatches {
     schema: SchemaRef,
     files: std::vec::IntoIter<PathBuf>,
     current: Option<ParquetRecordBatchReader>,
+    _pin: Option<Arc<ReadPin>>,
+}
+
+impl RowsetBatches {
+    /// The batches of some files of a tablet, for the engine's own reads (compaction).
+    pub(crate) fn of_files(tablet_id: i64, schema: SchemaRef, files: Vec<PathBuf>) -> Self {
+        RowsetBatches {
+            tablet_id,
+            schema,
+            files: files.into_iter(),
+            current: None,
+            _pin: None,
+        }
+    }
 }
 
 impl RowsetBatches {

@@ -39,6 +39,8 @@ const TOTAL_BYTES: usize = 64 * 1024 * 1024;
 /// Messages queued per replica stream.
 const STREAM_QUEUE: usize = 4;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a replica that ended its stream early gets to send the reply saying why.
+const REPLY_WAIT: Duration = Duration::from_secs(2);
 
 type WriteResult = Result<WriteTabletReply, String>;
 
@@ -55,19 +57,23 @@ impl ReplicaStream {
         self.error.is_none()
     }
 
-    /// Marks the replica failed, with the stream's own error when it has one.
-    async fn fail(&mut self, why: &str) {
+    /// Marks the replica failed, with the stream's own error when it has one. A stream the
+    /// replica ended early (it refused the write) is given [`REPLY_WAIT`] for its reply, which
+    /// says why.
+    async fn fail(&mut self, why: &str, wait_for_reply: bool) {
         self.tx = None;
         let mut error = why.to_string();
-        if let Some(task) = self.task.take() {
-            if task.is_finished() {
-                match task.await {
-                    Ok(Ok(r)) if !r.ok => error = r.error,
-                    Ok(Err(e)) => error = e,
-                    _ => {}
-                }
+        if let Some(mut task) = self.task.take() {
+            let wait = if wait_for_reply {
+                REPLY_WAIT
             } else {
-                task.abort();
+                Duration::ZERO
+            };
+            match tokio::time::timeout(wait, &mut task).await {
+                Ok(Ok(Ok(r))) if !r.ok => error = r.error,
+                Ok(Ok(Err(e))) => error = e,
+                Ok(_) => {}
+                Err(_) => task.abort(),
             }
         }
         self.error = Some(error);
@@ -291,9 +297,9 @@ impl TabletSink {
                 };
                 match tokio::time::timeout_at(deadline, tx.send(msg)).await {
                     Ok(Ok(())) => {}
-                    Ok(Err(_)) => r.fail("the write stream ended early").await,
+                    Ok(Err(_)) => r.fail("the write stream ended early", true).await,
                     Err(_) => {
-                        r.fail("timed out sending data (the load timeout passed)")
+                        r.fail("timed out sending data (the load timeout passed)", false)
                             .await
                     }
                 }

@@ -38,10 +38,10 @@ use tonic::Request;
 
 use super::*;
 
-const BACKEND_ID: i64 = 10_001;
-const PARTITION: i64 = 20_001;
+pub(crate) const BACKEND_ID: i64 = 10_001;
+pub(crate) const PARTITION: i64 = 20_001;
 
-fn load_schema() -> TableSchema {
+pub(crate) fn load_schema() -> TableSchema {
     let col = |name: &str, t, nullable| ColumnSchema {
         name: name.into(),
         data_type: t,
@@ -62,7 +62,7 @@ fn load_schema() -> TableSchema {
     }
 }
 
-async fn create_load_tablet(c: &mut BackendServiceClient<Channel>, tablet_id: i64) {
+pub(crate) async fn create_load_tablet(c: &mut BackendServiceClient<Channel>, tablet_id: i64) {
     let mut req = create_req(tablet_id, tablet_id + 1000);
     req.partition_id = PARTITION;
     req.schema = serde_json::to_vec(&load_schema()).expect("schema json");
@@ -74,7 +74,7 @@ async fn create_load_tablet(c: &mut BackendServiceClient<Channel>, tablet_id: i6
     assert!(r.ok, "{}", r.error);
 }
 
-fn batch(keys: &[i32], values: &[Option<&str>]) -> RecordBatch {
+pub(crate) fn batch(keys: &[i32], values: &[Option<&str>]) -> RecordBatch {
     let schema = storage::arrow_schema(&load_schema());
     RecordBatch::try_new(
         schema,
@@ -86,7 +86,7 @@ fn batch(keys: &[i32], values: &[Option<&str>]) -> RecordBatch {
     .expect("batch")
 }
 
-fn header(txn_id: i64, tablet_id: i64) -> WriteTabletHeader {
+pub(crate) fn header(txn_id: i64, tablet_id: i64) -> WriteTabletHeader {
     WriteTabletHeader {
         txn_id,
         tablet_id,
@@ -96,14 +96,14 @@ fn header(txn_id: i64, tablet_id: i64) -> WriteTabletHeader {
     }
 }
 
-fn data(bytes: Vec<u8>) -> WriteTabletRequest {
+pub(crate) fn data(bytes: Vec<u8>) -> WriteTabletRequest {
     WriteTabletRequest {
         header: None,
         arrow_ipc: bytes,
     }
 }
 
-async fn write(
+pub(crate) async fn write(
     c: &mut BackendServiceClient<Channel>,
     msgs: Vec<WriteTabletRequest>,
 ) -> WriteTabletReply {
@@ -113,7 +113,7 @@ async fn write(
         .into_inner()
 }
 
-async fn publish(
+pub(crate) async fn publish(
     c: &mut BackendServiceClient<Channel>,
     txn_id: i64,
     tablets: &[(i64, i64)],
@@ -139,7 +139,7 @@ async fn publish(
     .results
 }
 
-fn keys_at(handle: &BeHandle, tablet_id: i64, version: i64) -> Vec<i32> {
+pub(crate) fn keys_at(handle: &BeHandle, tablet_id: i64, version: i64) -> Vec<i32> {
     let read = handle
         .backend
         .storage
@@ -469,7 +469,7 @@ impl FakeTxns {
         }
     }
 
-    fn set_plan(&self, tablets: Vec<PlanTablet>) {
+    pub(crate) fn set_plan(&self, tablets: Vec<PlanTablet>) {
         *lock(&self.plan) = Some(LoadPlan {
             txn_id: 0,
             db: "db1".into(),
@@ -492,7 +492,7 @@ impl FakeTxns {
     }
 }
 
-fn replica(backend_id: i64, port: u16) -> PlanReplica {
+pub(crate) fn replica(backend_id: i64, port: u16) -> PlanReplica {
     PlanReplica {
         replica_id: backend_id + 1,
         backend_id,
@@ -560,10 +560,13 @@ fn put(path: &str, headers: &[(&str, &str)], body: &[u8], chunked: bool) -> (u16
     (status, body)
 }
 
-const ROOT: (&str, &str) = ("Authorization", "Basic cm9vdDo="); // root, no password
+pub(crate) const ROOT: (&str, &str) = ("Authorization", "Basic cm9vdDo="); // root, no password
 
 /// A Stream Load of `body` into db1.t1 (the HTTP client runs off the async threads).
-async fn load_http(headers: Vec<(&'static str, String)>, body: Vec<u8>) -> serde_json::Value {
+pub(crate) async fn load_http(
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+) -> serde_json::Value {
     let (status, text) = tokio::task::spawn_blocking(move || {
         let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
         put("/api/db1/t1/_stream_load", &h, &body, false)

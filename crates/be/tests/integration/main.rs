@@ -39,6 +39,7 @@ use tonic::Response;
 use tonic::Status;
 use tonic::transport::Channel;
 
+mod compaction;
 mod load;
 
 const CLUSTER: i32 = 1234;

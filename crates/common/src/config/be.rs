@@ -32,6 +32,28 @@ crate::define_config! {
         report_disk_state_interval_seconds: i32 = "60", mutable = false;
         /// Largest Stream Load body this backend accepts, in MB.
         streaming_load_max_mb: i64 = "102400", mutable = false;
+        /// A load into a tablet with more visible versions (rowsets) than this is refused ("too many versions") until compaction merges them.
+        tablet_max_versions: i64 = "1000", mutable = false;
+        /// Seconds between checks for tablets that need a cumulative compaction (merging the recent small rowsets).
+        cumulative_compaction_check_interval_seconds: i64 = "1", mutable = false;
+        /// Cumulative compaction runs on a tablet once this many singleton rowsets (one load each) lie above its cumulative point.
+        min_cumulative_compaction_num_singleton_deltas: i64 = "5", mutable = false;
+        /// Most rowsets one cumulative compaction merges.
+        max_cumulative_compaction_num_singleton_deltas: i64 = "1000", mutable = false;
+        /// Seconds between checks for tablets that need a base compaction (merging the base rowset with the ones below the cumulative point).
+        base_compaction_check_interval_seconds: i64 = "60", mutable = false;
+        /// Base compaction runs on a tablet once this many rowsets lie between its base rowset and its cumulative point.
+        min_base_compaction_num_singleton_deltas: i64 = "5", mutable = false;
+        /// Base compaction also runs when at least one such rowset exists and the last base compaction is this many seconds old.
+        base_compaction_interval_seconds_since_last_operation: i64 = "86400", mutable = false;
+        /// Most compactions running at once on this backend; -1: cumulative_compaction_num_threads_per_disk plus base_compaction_num_threads_per_disk per storage root; 0 turns compaction off.
+        max_compaction_concurrency: i32 = "-1", mutable = false;
+        /// Cumulative compactions running at once per storage root.
+        cumulative_compaction_num_threads_per_disk: i32 = "1", mutable = false;
+        /// Base compactions running at once per storage root.
+        base_compaction_num_threads_per_disk: i32 = "1", mutable = false;
+        /// Seconds the rowsets a compaction replaced stay readable (for queries at older versions); they are removed after that once no query reads them.
+        tablet_rowset_stale_sweep_time_sec: i64 = "1800", mutable = false;
         /// Test-only: offset (ms) added to this node's clock, to simulate clock skew.
         debug_clock_offset_ms: i64 = "0", mutable = false;
     }
@@ -153,6 +175,70 @@ impl BeConfig {
         if self.streaming_load_max_mb < 1 {
             return Err(Error::invalid("streaming_load_max_mb must be at least 1"));
         }
+        for (name, value) in [
+            ("tablet_max_versions", self.tablet_max_versions),
+            (
+                "cumulative_compaction_check_interval_seconds",
+                self.cumulative_compaction_check_interval_seconds,
+            ),
+            (
+                "min_cumulative_compaction_num_singleton_deltas",
+                self.min_cumulative_compaction_num_singleton_deltas,
+            ),
+            (
+                "base_compaction_check_interval_seconds",
+                self.base_compaction_check_interval_seconds,
+            ),
+            (
+                "min_base_compaction_num_singleton_deltas",
+                self.min_base_compaction_num_singleton_deltas,
+            ),
+            (
+                "cumulative_compaction_num_threads_per_disk",
+                i64::from(self.cumulative_compaction_num_threads_per_disk),
+            ),
+            (
+                "base_compaction_num_threads_per_disk",
+                i64::from(self.base_compaction_num_threads_per_disk),
+            ),
+        ] {
+            if value < 1 {
+                return Err(Error::invalid(format!(
+                    "{name} = {value}: it must be at least 1"
+                )));
+            }
+        }
+        if self.max_cumulative_compaction_num_singleton_deltas
+            < self.min_cumulative_compaction_num_singleton_deltas
+        {
+            return Err(Error::invalid(format!(
+                "max_cumulative_compaction_num_singleton_deltas ({}) is below \
+                 min_cumulative_compaction_num_singleton_deltas ({})",
+                self.max_cumulative_compaction_num_singleton_deltas,
+                self.min_cumulative_compaction_num_singleton_deltas
+            )));
+        }
+        if self.max_compaction_concurrency < -1 {
+            return Err(Error::invalid(format!(
+                "max_compaction_concurrency = {}: use -1 (per-disk threads), 0 (off) or a \
+                 positive number",
+                self.max_compaction_concurrency
+            )));
+        }
+        for (name, value) in [
+            (
+                "base_compaction_interval_seconds_since_last_operation",
+                self.base_compaction_interval_seconds_since_last_operation,
+            ),
+            (
+                "tablet_rowset_stale_sweep_time_sec",
+                self.tablet_rowset_stale_sweep_time_sec,
+            ),
+        ] {
+            if value < 0 {
+                return Err(Error::invalid(format!("{name} = {value} is negative")));
+            }
+        }
         crate::net::parse_cidr_list(&self.priority_networks)?;
         Ok(())
     }
@@ -266,6 +352,54 @@ mod tests {
             ..BeConfig::default()
         };
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn compaction_keys_have_starrocks_defaults_and_are_checked() {
+        let c = BeConfig::default();
+        assert_eq!(
+            (
+                c.tablet_max_versions,
+                c.cumulative_compaction_check_interval_seconds,
+                c.min_cumulative_compaction_num_singleton_deltas,
+                c.max_cumulative_compaction_num_singleton_deltas,
+                c.base_compaction_check_interval_seconds,
+                c.min_base_compaction_num_singleton_deltas,
+                c.base_compaction_interval_seconds_since_last_operation,
+                c.tablet_rowset_stale_sweep_time_sec,
+            ),
+            (1000, 1, 5, 1000, 60, 5, 86_400, 1800)
+        );
+        assert_eq!(c.max_compaction_concurrency, -1);
+        let bad = [
+            BeConfig {
+                tablet_max_versions: 0,
+                ..BeConfig::default()
+            },
+            BeConfig {
+                min_cumulative_compaction_num_singleton_deltas: 10,
+                max_cumulative_compaction_num_singleton_deltas: 9,
+                ..BeConfig::default()
+            },
+            BeConfig {
+                max_compaction_concurrency: -2,
+                ..BeConfig::default()
+            },
+            BeConfig {
+                tablet_rowset_stale_sweep_time_sec: -1,
+                ..BeConfig::default()
+            },
+        ];
+        for c in bad {
+            assert!(c.validate().is_err(), "{c:?}");
+        }
+        let off = BeConfig {
+            max_compaction_concurrency: 0,
+            tablet_rowset_stale_sweep_time_sec: 0,
+            ..BeConfig::default()
+        };
+        off.validate()
+            .expect("compaction off and immediate sweeps are allowed");
     }
 
     #[test]
