@@ -140,7 +140,6 @@ fn serve_grpc(
     let max = proto::MAX_MESSAGE_BYTES;
     // Larger HTTP/2 windows: tablet writes stream megabytes per replica.
     let mut builder = tonic::transport::Server::builder()
-        .tcp_nodelay(true)
         .initial_stream_window_size(Some(2 * 1024 * 1024))
         .initial_connection_window_size(Some(16 * 1024 * 1024));
     let router = if heartbeat {
@@ -156,7 +155,8 @@ fn serve_grpc(
     };
     let mut shutdown = be.shutdown.subscribe();
     tokio::spawn(async move {
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         let r = router
             .serve_with_incoming_shutdown(incoming, async move {
                 let _ = shutdown.wait_for(|s| *s).await;

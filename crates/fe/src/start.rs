@@ -388,7 +388,6 @@ fn spawn_servers(
     {
         let fe = fe.clone();
         let router = tonic::transport::Server::builder()
-            .tcp_nodelay(true)
             .add_service(fe.journal.raft_service())
             .add_service(MetaServiceServer::new(MetaServiceImpl { fe: fe.clone() }))
             .add_service(
@@ -398,7 +397,10 @@ fn spawn_servers(
             );
         let mut shutdown = fe.shutdown.subscribe();
         tokio::spawn(async move {
-            let incoming = tokio_stream::wrappers::TcpListenerStream::new(edit_log);
+            // Server::tcp_nodelay is ignored for a caller-supplied listener; without
+            // TCP_NODELAY small raft acks meet delayed ACKs and stall ~40 ms.
+            let incoming =
+                tonic::transport::server::TcpIncoming::from(edit_log).with_nodelay(Some(true));
             let r = router
                 .serve_with_incoming_shutdown(incoming, async move {
                     let _ = shutdown.changed().await;
@@ -412,16 +414,15 @@ fn spawn_servers(
     // rpc_port: the frontend service (backends and tools call it).
     {
         let fe = fe.clone();
-        let router = tonic::transport::Server::builder()
-            .tcp_nodelay(true)
-            .add_service(
-                FrontendServiceServer::new(FrontendServiceImpl { fe: fe.clone() })
-                    .max_decoding_message_size(max)
-                    .max_encoding_message_size(max),
-            );
+        let router = tonic::transport::Server::builder().add_service(
+            FrontendServiceServer::new(FrontendServiceImpl { fe: fe.clone() })
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max),
+        );
         let mut shutdown = fe.shutdown.subscribe();
         tokio::spawn(async move {
-            let incoming = tokio_stream::wrappers::TcpListenerStream::new(rpc);
+            let incoming =
+                tonic::transport::server::TcpIncoming::from(rpc).with_nodelay(Some(true));
             let r = router
                 .serve_with_incoming_shutdown(incoming, async move {
                     let _ = shutdown.changed().await;
