@@ -600,8 +600,17 @@ fn first_steps(backends: usize) -> Option<String> {
         "CREATE DATABASE demo;\n\
          CREATE TABLE demo.t (k INT, v VARCHAR(20)) DISTRIBUTED BY HASH(k) BUCKETS 3 \
          PROPERTIES (\"replication_num\" = \"{replicas}\");\n\
+         INSERT INTO demo.t VALUES (1, 'hello'), (2, 'world');\n\
          SHOW TABLET FROM demo.t;\n"
     ))
+}
+
+/// A Stream Load example for the table the first steps create.
+fn stream_load_example() -> String {
+    "printf '3,from\\n4,curl\\n' > /tmp/demo.csv\n\
+     curl --location-trusted -u root: -H \"label:demo_1\" -H \"column_separator:,\" \\\n\
+     \x20    -T /tmp/demo.csv http://127.0.0.1:8030/api/demo/t/_stream_load\n"
+        .to_string()
 }
 
 /// What the playground prints once the cluster is up.
@@ -620,6 +629,10 @@ fn summary_text(nodes: &[Node], backends: &[Node], leader: u8, dir: &Path) -> St
         Some(sql) => {
             let _ = writeln!(out, "First steps:\n");
             for line in sql.lines() {
+                let _ = writeln!(out, "    {line}");
+            }
+            let _ = writeln!(out, "\nLoad a file with Stream Load (curl):\n");
+            for line in stream_load_example().lines() {
                 let _ = writeln!(out, "    {line}");
             }
             let _ = writeln!(out);
@@ -1995,8 +2008,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("SHOW TABLET FROM demo.t;"), "{text}");
+        assert!(text.contains("INSERT INTO demo.t VALUES"), "{text}");
         assert!(
-            !text.contains("Stream Load") && !text.contains("curl"),
+            text.contains("curl --location-trusted -u root:")
+                && text.contains("/api/demo/t/_stream_load"),
             "{text}"
         );
         let fe2 = text
