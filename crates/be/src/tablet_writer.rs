@@ -257,6 +257,10 @@ pub(crate) async fn publish(
         .await;
     match results {
         Ok(r) => {
+            // Row counts and versions reach SHOW TABLET now, not at the next periodic report.
+            if r.iter().any(|r| r.ok) {
+                be.request_report();
+            }
             for f in r.iter().filter(|r| !r.ok) {
                 tracing::warn!(
                     txn_id,

@@ -37,9 +37,12 @@ fn stream_load(
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
 }
 
-fn setup(c: &mut Cluster, bes: &[u8]) {
-    c.be_base_conf
-        .push(("report_tablet_interval_seconds".into(), "2".into()));
+/// `report_interval`: the BEs' report_tablet_interval_seconds.
+fn setup(c: &mut Cluster, bes: &[u8], report_interval: &str) {
+    c.be_base_conf.push((
+        "report_tablet_interval_seconds".into(),
+        report_interval.into(),
+    ));
     c.start_fe(1, None);
     for &i in bes {
         c.start_be(i);
@@ -60,10 +63,24 @@ fn visible_versions(c: &Cluster, table: &str) -> Vec<String> {
         .collect()
 }
 
+/// Waits until SHOW TABLET FROM ld.t shows `rows` rows on each of 3 replicas, all at `version`.
+fn wait_for_row_counts(c: &Cluster, rows: i64, version: &str) {
+    wait_until(Duration::from_secs(15), "row counts reported", || {
+        let maps = c.sql(1, "SHOW TABLET FROM ld.t").ok()?.maps();
+        let total: i64 = maps
+            .iter()
+            .map(|m| m["RowCount"].parse::<i64>().unwrap_or(0))
+            .sum();
+        let at_version = maps.iter().all(|m| m["Version"] == version);
+        (total == rows * 3 && at_version).then_some(())
+    });
+}
+
 #[test]
 fn stream_load_and_insert_commit_by_write_quorum() {
     let mut c = Cluster::new("loads");
-    setup(&mut c, &[1, 2, 3]);
+    // No periodic report during the test: row counts must arrive with the report a publish asks for.
+    setup(&mut c, &[1, 2, 3], "3600");
     c.sql_ok(1, "CREATE TABLE ld.t (k INT, v VARCHAR(20)) DISTRIBUTED BY HASH(k) BUCKETS 4 PROPERTIES (\"replication_num\" = \"3\")");
     phase!("a CSV Stream Load with every replica up");
     let r = stream_load(
@@ -93,6 +110,9 @@ fn stream_load_and_insert_commit_by_write_quorum() {
         assert!(r.get(k).is_some(), "missing {k} in {r}");
     }
     assert_eq!(visible_versions(&c, "t"), ["2"]);
+    // (The CREATE TABLE report may still be on its way here; the check after the INSERT below
+    // is the one only a publish-triggered report can pass.)
+    wait_for_row_counts(&c, 4, "2");
     let txn = r["TxnId"].as_i64().expect("txn id");
     let t = c.sql_ok(1, &format!("SHOW TRANSACTION FROM ld WHERE id = {txn}"));
     assert_eq!(t.get(0, "TransactionStatus"), "VISIBLE");
@@ -114,6 +134,8 @@ fn stream_load_and_insert_commit_by_write_quorum() {
     );
     assert!(ok[0].is_ok(), "{:?}", ok[0]);
     assert_eq!(visible_versions(&c, "t"), ["3"]);
+    phase!("the published rows reach SHOW TABLET without waiting for a periodic report");
+    wait_for_row_counts(&c, 6, "3");
     let e = c
         .sql(1, "INSERT INTO ld.t WITH LABEL ins1 VALUES (12, 'y')")
         .expect_err("label reuse");
@@ -168,7 +190,7 @@ fn stream_load_and_insert_commit_by_write_quorum() {
 #[test]
 fn bad_rows_are_filtered_within_max_filter_ratio() {
     let mut c = Cluster::new("loadbad");
-    setup(&mut c, &[1, 2, 3]);
+    setup(&mut c, &[1, 2, 3], "2");
     c.sql_ok(1, "CREATE TABLE ld.b (k INT NOT NULL, v VARCHAR(3), d DATE) DISTRIBUTED BY HASH(k) BUCKETS 2 PROPERTIES (\"replication_num\" = \"3\")");
     let body = "1,abc,2024-01-01\n2,toolong,2024-01-01\nx,a,2024-01-01\n3,a\n\\N,a,2024-01-01\n4,a,2024-02-30\n5,ok,2024-03-01\n";
     phase!("over the ratio: nothing visible, rejected rows served at ErrorURL");
@@ -239,7 +261,7 @@ fn bad_rows_are_filtered_within_max_filter_ratio() {
 #[test]
 fn a_coordinator_killed_mid_load_leaves_nothing_and_frees_the_label() {
     let mut c = Cluster::new("loadkill");
-    setup(&mut c, &[1, 2, 3]);
+    setup(&mut c, &[1, 2, 3], "2");
     c.sql_ok(1, "CREATE TABLE ld.k (k INT, v VARCHAR(20)) DISTRIBUTED BY HASH(k) BUCKETS 3 PROPERTIES (\"replication_num\" = \"3\")");
     phase!("a slow load straight to backend 3, which is killed while it reads the body");
     let dir = tempfile::tempdir().expect("tempdir");
