@@ -132,7 +132,12 @@ impl Backend {
         let (tablets, disks) = self
             .blocking(move |s| Ok((s.tablets()?, s.disks(max_age)?)))
             .await?;
+        let pending_txn_ids: std::collections::BTreeSet<i64> = tablets
+            .iter()
+            .flat_map(|t| t.meta.pending.iter().map(|r| r.txn_id))
+            .collect();
         Ok(proto::TabletReport {
+            pending_txn_ids: pending_txn_ids.into_iter().collect(),
             backend_id,
             cluster_id: self.storage.cluster_id().unwrap_or(0),
             tablets: tablets

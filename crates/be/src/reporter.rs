@@ -43,7 +43,8 @@ impl Reporter {
         Ok(channel)
     }
 
-    async fn send(&mut self, master: &MasterInfo) -> Result<usize, String> {
+    /// Sends a report; (tablets reported, transactions whose pending rowsets can go).
+    async fn send(&mut self, master: &MasterInfo) -> Result<(usize, Vec<i64>), String> {
         let report = self
             .be
             .tablet_report(master.backend_id)
@@ -83,7 +84,23 @@ impl Reporter {
                 reply.error
             ));
         }
-        Ok(n)
+        Ok((n, reply.finished_txn_ids))
+    }
+
+    /// Drops the pending rowsets of transactions the leader says will never publish (their
+    /// abort did not reach this backend, e.g. it was down).
+    async fn drop_finished(&self, txn_ids: Vec<i64>) {
+        for txn_id in txn_ids {
+            match self.be.blocking(move |s| s.abort_txn(txn_id)).await {
+                Ok(n) if n > 0 => tracing::info!(
+                    txn_id,
+                    rowsets = n,
+                    "dropped the pending rowsets of a transaction that will never publish"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(txn_id, "cannot drop pending rowsets: {e}"),
+            }
+        }
     }
 
     async fn report(&mut self) -> bool {
@@ -92,7 +109,8 @@ impl Reporter {
         };
         self.be.report_dirty.store(false, Ordering::SeqCst);
         match self.send(&master).await {
-            Ok(n) => {
+            Ok((n, finished)) => {
+                self.drop_finished(finished).await;
                 if self.last_error.take().is_some() {
                     tracing::info!(tablets = n, "tablet reports reach the leader again");
                 } else {

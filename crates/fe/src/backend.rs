@@ -246,7 +246,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Reconciles a backend's tablet report with the catalog (leader only).
-pub async fn handle_report(fe: &Arc<Frontend>, report: proto::TabletReport) -> Result<()> {
+/// Applies a tablet report; returns the reported pending transactions that will never
+/// publish, whose rowsets the backend may drop.
+pub async fn handle_report(fe: &Arc<Frontend>, report: proto::TabletReport) -> Result<Vec<i64>> {
     if !fe.journal.is_leader() {
         return Err(Error::new(
             StatusCode::NotLeader,
@@ -261,8 +263,10 @@ pub async fn handle_report(fe: &Arc<Frontend>, report: proto::TabletReport) -> R
         .into_iter()
         .map(|t| (t.tablet_id, t))
         .collect();
-    let (known_be, updates, unknown, missing) = fe.journal.state.read(|s| {
+    let pending_txns = report.pending_txn_ids;
+    let (known_be, updates, unknown, missing, finished) = fe.journal.state.read(|s| {
         let c = &s.catalog;
+        let finished = c.never_publishing(&pending_txns);
         let known_be = c.backends.contains_key(&be_id);
         let mut updates = Vec::new();
         let mut unknown = Vec::new();
@@ -314,7 +318,7 @@ pub async fn handle_report(fe: &Arc<Frontend>, report: proto::TabletReport) -> R
                 }
             }
         }
-        (known_be, updates, unknown, missing)
+        (known_be, updates, unknown, missing, finished)
     });
     if !known_be {
         return Err(Error::new(
@@ -378,7 +382,7 @@ pub async fn handle_report(fe: &Arc<Frontend>, report: proto::TabletReport) -> R
         drop_replicas(fe, to_drop).await;
     }
     lock(&fe.reports.last_report).insert(be_id, now);
-    Ok(())
+    Ok(finished)
 }
 
 impl ReportState {

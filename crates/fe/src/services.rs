@@ -229,13 +229,15 @@ impl FrontendService for FrontendServiceImpl {
         let report = request.into_inner();
         Ok(Response::new(
             match crate::backend::handle_report(&self.fe, report).await {
-                Ok(()) => proto::ReportTabletsReply {
+                Ok(finished_txn_ids) => proto::ReportTabletsReply {
                     ok: true,
                     error: String::new(),
+                    finished_txn_ids,
                 },
                 Err(e) => proto::ReportTabletsReply {
                     ok: false,
                     error: e.message,
+                    finished_txn_ids: Vec::new(),
                 },
             },
         ))

@@ -159,6 +159,66 @@ pub(crate) fn keys_at(handle: &BeHandle, tablet_id: i64, version: i64) -> Vec<i3
     out
 }
 
+/// Waits (requesting reports) for a report whose pending transactions are `want`.
+async fn report_with_pending(
+    handle: &BeHandle,
+    reports: &mut tokio::sync::mpsc::UnboundedReceiver<(Option<String>, TabletReport)>,
+    want: &[i64],
+) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        handle.backend.request_report();
+        let r = next_report(reports, "pending transactions").await;
+        if r.pending_txn_ids == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "reports kept pending {:?}, want {want:?}",
+            r.pending_txn_ids
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_rowsets_of_transactions_that_never_publish_are_dropped() {
+    let _lock = machine_lock();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let txns = Arc::new(FakeTxns::default());
+    let (mut reports, stop_fe) = fake_frontend_with(txns.clone()).await;
+    let handle = start(dir.path()).await;
+    assert!(heartbeat(hb(CLUSTER, BE, 1)).await.ok);
+    let mut c = backend_client(8060).await;
+    create_load_tablet(&mut c, 83_001).await;
+    for (txn, key) in [(701, 1), (702, 2)] {
+        let r = write(
+            &mut c,
+            vec![
+                WriteTabletRequest {
+                    header: Some(header(txn, 83_001)),
+                    arrow_ipc: Vec::new(),
+                },
+                data(to_ipc(&batch(&[key], &[Some("a")])).expect("ipc")),
+            ],
+        )
+        .await;
+        assert!(r.ok, "{}", r.error);
+    }
+    // Reports carry both pending transactions; the leader knows nothing final about them.
+    report_with_pending(&handle, &mut reports, &[701, 702]).await;
+    // 701 was aborted while this backend was away: the next report's reply drops its rowset.
+    txns.set_never_publishing(701);
+    report_with_pending(&handle, &mut reports, &[702]).await;
+    let gone = publish(&mut c, 701, &[(83_001, 2)]).await;
+    assert!(!gone[0].ok, "701's rowset must be gone");
+    let kept = publish(&mut c, 702, &[(83_001, 2)]).await;
+    assert!(kept[0].ok, "{}", kept[0].error);
+    assert_eq!(keys_at(&handle, 83_001, 2), [2]);
+    drop(c);
+    handle.shutdown().await;
+    let _ = stop_fe.send(());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn write_tablet_publish_version_and_abort_load() {
     let _lock = machine_lock();
@@ -362,6 +422,8 @@ pub(crate) struct FakeTxns {
     aborts: Mutex<Vec<i64>>,
     versions: Mutex<HashMap<i64, i64>>,
     next_txn: Mutex<i64>,
+    /// Transactions a tablet report is told will never publish.
+    never_publish: Mutex<BTreeSet<i64>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -467,6 +529,19 @@ impl FakeTxns {
             ok: true,
             error: String::new(),
         }
+    }
+
+    pub(crate) fn set_never_publishing(&self, txn_id: i64) {
+        lock(&self.never_publish).insert(txn_id);
+    }
+
+    pub(crate) fn never_publishing(&self, pending: &[i64]) -> Vec<i64> {
+        let set = lock(&self.never_publish);
+        pending
+            .iter()
+            .copied()
+            .filter(|t| set.contains(t))
+            .collect()
     }
 
     pub(crate) fn set_plan(&self, tablets: Vec<PlanTablet>) {

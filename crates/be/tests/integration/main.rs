@@ -235,10 +235,13 @@ impl FrontendService for FakeFrontend {
             .get(CLUSTER_ID_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let _ = self.reports.send((header, request.into_inner()));
+        let report = request.into_inner();
+        let finished_txn_ids = self.txns.never_publishing(&report.pending_txn_ids);
+        let _ = self.reports.send((header, report));
         Ok(Response::new(proto::ReportTabletsReply {
             ok: true,
             error: String::new(),
+            finished_txn_ids,
         }))
     }
 

@@ -432,6 +432,20 @@ impl Catalog {
         removed
     }
 
+    /// Of `txn_ids` (transactions a backend still holds pending rowsets for), those that will
+    /// never publish: aborted, or below `next_txn_id` and gone (finished and cleaned). A
+    /// transaction this catalog has not reached yet (a leader still applying its log) is kept.
+    pub fn never_publishing(&self, txn_ids: &[i64]) -> Vec<i64> {
+        txn_ids
+            .iter()
+            .copied()
+            .filter(|id| match self.txns.get(id) {
+                Some(t) => t.status == TxnStatus::Aborted,
+                None => *id < self.next_txn_id,
+            })
+            .collect()
+    }
+
     fn table_mut_by_id(
         &mut self,
         db: &str,
@@ -446,5 +460,55 @@ impl Catalog {
                     format!("table {table_id} of {db} does not exist"),
                 )
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn txn(id: i64, status: TxnStatus) -> Txn {
+        Txn {
+            id,
+            label: format!("l{id}"),
+            db: "d".into(),
+            table: "t".into(),
+            table_id: 1,
+            status,
+            coordinator: String::new(),
+            coordinator_backend_id: 0,
+            source_type: "INSERT".into(),
+            request_id: String::new(),
+            prepare_time_ms: 0,
+            commit_time_ms: 0,
+            publish_time_ms: 0,
+            finish_time_ms: 0,
+            timeout_ms: 0,
+            reason: String::new(),
+            partition_versions: BTreeMap::new(),
+            commit_infos: Vec::new(),
+            error_replicas: Vec::new(),
+            loaded_rows: 0,
+            filtered_rows: 0,
+            unselected_rows: 0,
+            load_bytes: 0,
+        }
+    }
+
+    #[test]
+    fn only_aborted_or_cleaned_transactions_never_publish() {
+        let mut c = Catalog::default();
+        for (id, status) in [
+            (1, TxnStatus::Prepare),
+            (2, TxnStatus::Committed),
+            (3, TxnStatus::Visible),
+            (4, TxnStatus::Aborted),
+        ] {
+            c.txns.insert(id, txn(id, status));
+        }
+        // 5 was begun and cleaned; 6 and 9 are beyond what this catalog has applied.
+        c.next_txn_id = 6;
+        assert_eq!(c.never_publishing(&[1, 2, 3, 4, 5, 6, 9]), [4, 5]);
+        assert!(c.never_publishing(&[]).is_empty());
     }
 }
