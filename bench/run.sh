@@ -2,26 +2,37 @@
 # One command per benchmark:
 #   bash bench/run.sh fe_failover [args...]   # or bench/fe_failover.sh
 #   bash bench/run.sh fe_commit   [args...]   # or bench/fe_commit.sh
-# Installs etcd (Debian's etcd-server) if missing, builds the release binaries, waits
-# (bounded) for a quiet machine, runs the benchmark against a fresh 3-FE Tessera cluster
-# (127.0.0.1-3, StarRocks's ports) and a fresh 3-member etcd cluster (127.0.0.1,
-# 12379/22379/32379), prints both systems' figures and the ratios, and stops everything it
-# started by PID. Extra args go to the bench binary (try `--help`), e.g. `--reps 1`.
+#   bash bench/run.sh stream_load [args...]   # or bench/stream_load.sh
+# fe_failover / fe_commit: installs etcd (Debian's etcd-server) if missing, builds the release
+# binaries, waits (bounded) for a quiet machine, runs the benchmark against a fresh 3-FE
+# Tessera cluster (127.0.0.1-3, StarRocks's ports) and a fresh 3-member etcd cluster
+# (127.0.0.1, 12379/22379/32379), prints both systems' figures and the ratios, and stops
+# everything it started by PID.
+# stream_load: installs PyPI duckdb and tpchgen-cli into a venv, generates (once, cached) the
+# TPC-H lineitem file, builds, waits for a quiet machine, then loads the file into fresh
+# 1-FE + 3-BE Tessera clusters (127.0.0.1-3) by Stream Load and into DuckDB. No etcd.
+# Extra args go to the bench binary (try `--help`), e.g. `--reps 1`.
 #
 # Environment:
 #   TESSERA_BENCH_TARGET_DIR  cargo target dir (default: $CARGO_TARGET_DIR or ~/.cache/tessera-target)
-#   TESSERA_BENCH_IP_BASE     FE i listens on 127.0.0.(base+i-1) (default 1)
+#   TESSERA_BENCH_TESSERA_BIN use this tessera binary instead of building one (only the bench
+#                             crate is built then)
+#   TESSERA_BENCH_IP_BASE     node i listens on 127.0.0.(base+i-1) (default 1)
 #   TESSERA_BENCH_QUIET_WAIT  seconds to wait for free ports and load < 0.5 (default 1200)
 #   TESSERA_BENCH_SKIP_BUILD  1: use the binaries already built in the target dir
 #   TESSERA_BENCH_RESULTS     directory for the JSON lines and the printed tables
 #                             (default /tmp/tessera-bench-results)
+#   TESSERA_BENCH_VENV        stream_load: the venv for duckdb + tpchgen-cli
+#                             (default ~/.cache/tessera-bench-venv)
+#   TESSERA_BENCH_DATA        stream_load: generated files are kept here
+#                             (default ~/.cache/tessera-bench-data)
 # Never run in CI: benchmarks are on demand.
 set -euo pipefail
 
 name="${1:-}"
 case "$name" in
-  fe_failover|fe_commit) shift ;;
-  *) echo "usage: bash bench/run.sh fe_failover|fe_commit [bench args...]" >&2; exit 2 ;;
+  fe_failover|fe_commit|stream_load) shift ;;
+  *) echo "usage: bash bench/run.sh fe_failover|fe_commit|stream_load [bench args...]" >&2; exit 2 ;;
 esac
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,30 +40,59 @@ target="${TESSERA_BENCH_TARGET_DIR:-${CARGO_TARGET_DIR:-$HOME/.cache/tessera-tar
 ip_base="${TESSERA_BENCH_IP_BASE:-1}"
 quiet_wait="${TESSERA_BENCH_QUIET_WAIT:-1200}"
 results="${TESSERA_BENCH_RESULTS:-/tmp/tessera-bench-results}"
+venv="${TESSERA_BENCH_VENV:-$HOME/.cache/tessera-bench-venv}"
+data="${TESSERA_BENCH_DATA:-$HOME/.cache/tessera-bench-data}"
+# The peer versions of shared/research/peers.md.
+duckdb_pin="duckdb==2.0.0"
+tpchgen_pin="tpchgen-cli==4.0.0"
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
     echo "need root (or sudo) for: $*" >&2; return 1; fi
 }
 
-# 1. etcd (Debian 12: etcd-server / etcd-client 3.4.x). The package's own service is not used.
-if ! command -v etcd >/dev/null 2>&1; then
-  echo "== installing etcd-server etcd-client" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  as_root apt-get install -y etcd-server etcd-client >/dev/null 2>&1 || {
-    as_root apt-get update -qq
-    as_root apt-get install -y etcd-server etcd-client
-  }
+# 1. The peer: etcd (Debian 12: etcd-server / etcd-client 3.4.x; the package's own service is
+#    not used), or for stream_load DuckDB and tpchgen-cli from PyPI in a venv.
+if [ "$name" = stream_load ]; then
+  if ! "$venv/bin/python" -c 'import duckdb' >/dev/null 2>&1 || [ ! -x "$venv/bin/tpchgen-cli" ]; then
+    echo "== installing $duckdb_pin $tpchgen_pin into $venv" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q "$duckdb_pin" "$tpchgen_pin"
+  fi
+  peer="duckdb $("$venv/bin/python" -c 'import duckdb; print(duckdb.__version__)'), $("$venv/bin/tpchgen-cli" --version)"
+else
+  if ! command -v etcd >/dev/null 2>&1; then
+    echo "== installing etcd-server etcd-client" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get install -y etcd-server etcd-client >/dev/null 2>&1 || {
+      as_root apt-get update -qq
+      as_root apt-get install -y etcd-server etcd-client
+    }
+  fi
+  peer="$(etcd --version | head -1)"
 fi
-echo "== $(etcd --version | head -1)" >&2
+echo "== $peer" >&2
 
 # 2. Release build (kept out of the clone).
 bin="$target/release"
-if [ "${TESSERA_BENCH_SKIP_BUILD:-}" = 1 ] && [ -x "$bin/tessera" ] && [ -x "$bin/$name" ]; then
-  echo "== using the binaries already built in $bin (TESSERA_BENCH_SKIP_BUILD=1)" >&2
+tessera="${TESSERA_BENCH_TESSERA_BIN:-$bin/tessera}"
+if [ "${TESSERA_BENCH_SKIP_BUILD:-}" = 1 ] && [ -x "$tessera" ] && [ -x "$bin/$name" ]; then
+  echo "== using the binaries already built: $tessera, $bin/$name (TESSERA_BENCH_SKIP_BUILD=1)" >&2
+elif [ -n "${TESSERA_BENCH_TESSERA_BIN:-}" ]; then
+  [ -x "$tessera" ] || { echo "TESSERA_BENCH_TESSERA_BIN=$tessera is not an executable" >&2; exit 2; }
+  echo "== cargo build --release -p tessera-bench (target dir $target; tessera: $tessera)" >&2
+  (cd "$repo" && CARGO_TARGET_DIR="$target" cargo build --release -p tessera-bench)
 else
   echo "== cargo build --release -p tessera -p tessera-bench (target dir $target)" >&2
   (cd "$repo" && CARGO_TARGET_DIR="$target" cargo build --release -p tessera -p tessera-bench)
+fi
+case " $* " in *" --help "*|*" -h "*) exec "$bin/$name" --help ;; esac
+bench_args=()
+if [ "$name" = stream_load ]; then
+  bench_args=(--python "$venv/bin/python" --tpchgen "$venv/bin/tpchgen-cli"
+    --duckdb-script "$repo/bench/stream_load_duckdb.py" --data-dir "$data")
+  # Generate (or find) the data files before waiting for a quiet machine.
+  "$bin/$name" --tessera-bin "$tessera" --work /nonexistent "${bench_args[@]}" --prepare-only "$@"
 fi
 
 # 3. Scratch dir; on exit stop everything we started (by PID) and remove it.
@@ -74,11 +114,15 @@ trap 'exit 130' INT TERM
 
 # 4. Wait (bounded) until nothing listens on the ports we need and the machine is quiet.
 ports_busy() {
-  local ips="" i
+  local ips="" i pat="" ip p
   for i in 0 1 2; do ips="$ips 127.0.0.$((ip_base + i))"; done
-  local pat=""
   for ip in $ips; do for p in 9010 9020 9030 8030; do pat="$pat|$ip:$p\$"; done; done
-  pat="$pat|127.0.0.1:(12379|22379|32379|12380|22380|32380)\$|0.0.0.0:(9010|9020|9030|8030)\$"
+  if [ "$name" = stream_load ]; then
+    for ip in $ips; do for p in 9060 9050 8040 8060; do pat="$pat|$ip:$p\$"; done; done
+    pat="$pat|0.0.0.0:(9010|9020|9030|8030|9060|9050|8040|8060)\$"
+  else
+    pat="$pat|127.0.0.1:(12379|22379|32379|12380|22380|32380)\$|0.0.0.0:(9010|9020|9030|8030)\$"
+  fi
   ss -Hltn 2>/dev/null | awk '{print $4}' | grep -Eq "${pat#|}"
 }
 load1() { cut -d' ' -f1 /proc/loadavg; }
@@ -91,10 +135,10 @@ done
 under_load=""
 if ports_busy; then
   echo "== WARNING: ports are still in use after ${waited}s:" >&2
-  ss -Hltnp | grep -E ':(9010|9020|9030|8030|12379|22379|32379)\b' >&2 || true
+  ss -Hltnp | grep -E ':(9010|9020|9030|8030|9060|9050|8040|8060|12379|22379|32379)\b' >&2 || true
   if [ -z "${TESSERA_BENCH_IP_BASE:-}" ]; then
     ip_base=11
-    echo "== the FEs move to 127.0.0.11-13 (set TESSERA_BENCH_IP_BASE to choose)" >&2
+    echo "== the nodes move to 127.0.0.11-13 (set TESSERA_BENCH_IP_BASE to choose)" >&2
   fi
 fi
 if ! awk -v l="$(load1)" 'BEGIN{exit !(l < 0.5)}'; then
@@ -107,9 +151,10 @@ mkdir -p "$results"
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 out="$results/$name-$stamp"
 {
-  echo "# $name, $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) cores, $(uname -r), $(etcd --version | head -1)"
+  echo "# $name, $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) cores, $(uname -r), $peer"
+  echo "# tessera binary: $tessera (modified $(date -u -r "$tessera" '+%Y-%m-%d %H:%M UTC')); repo HEAD: $(cd "$repo" && git log -1 --format='%h %s' 2>/dev/null || echo '-')"
   echo "# load average at start: $(cat /proc/loadavg)${under_load:+ (UNDER LOAD)}"
 } | tee "$out.md"
-"$bin/$name" --tessera-bin "$bin/tessera" --work "$work" --ip-base "$ip_base" \
-  --json-out "$out.jsonl" "$@" | tee -a "$out.md"
+"$bin/$name" --tessera-bin "$tessera" --work "$work" --ip-base "$ip_base" \
+  --json-out "$out.jsonl" "${bench_args[@]}" "$@" | tee -a "$out.md"
 echo "== results: $out.md, $out.jsonl" >&2

@@ -1,14 +1,18 @@
-//! Tessera's on-demand FE benchmarks, each run side by side with a 3-member etcd cluster on
-//! the same machine: `fe_failover` (kill -9 of the leader until the first acknowledged write)
-//! and `fe_commit` (journal commit throughput and latency at 1, 16 and 64 clients).
+//! Tessera's on-demand benchmarks, each run side by side with a peer system on the same
+//! machine: `fe_failover` (kill -9 of the leader until the first acknowledged write) and
+//! `fe_commit` (journal commit throughput and latency at 1, 16 and 64 clients) against a
+//! 3-member etcd cluster; `stream_load` (TPC-H lineitem by Stream Load into 3 replicas on 3
+//! BEs, [`stream_load`]) against DuckDB's CSV ingest of the same file.
 //!
 //! Both systems are driven by the same Rust client code ([`client::Conn`]): Tessera over
 //! MySQL (`CREATE DATABASE bench_<n>`, one raft entry each), etcd over its v3 JSON gateway
 //! (`POST /v3/kv/put`, a new 16 B key with a 100 B value each). `bench/run.sh` installs
-//! etcd, builds the release binaries and runs these; see `docs/benchmarks.md`.
+//! etcd (or DuckDB and tpchgen-cli), builds the release binaries and runs these; see
+//! `docs/benchmarks.md`.
 //!
 //! Benchmarks are never timed tests and never run in CI.
 
+pub mod backend;
 pub mod client;
 pub mod cluster;
 pub mod cpu;
@@ -16,6 +20,7 @@ pub mod etcd;
 pub mod http;
 pub mod procs;
 pub mod report;
+pub mod stream_load;
 pub mod tessera;
 
 use std::future::Future;

@@ -88,6 +88,31 @@ impl Proc {
         Ok(at)
     }
 
+    /// Waits (polling) until the process exits, at most `timeout`; SIGKILLs it then.
+    pub fn wait(
+        &mut self,
+        timeout: std::time::Duration,
+    ) -> anyhow::Result<std::process::ExitStatus> {
+        let child = self
+            .child
+            .as_mut()
+            .with_context(|| format!("{} is not running", self.name))?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(st) = child.try_wait()? {
+                self.child = None;
+                return Ok(st);
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                self.child = None;
+                anyhow::bail!("{} still ran after {timeout:?}: killed", self.name);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// The last `n` lines of the log, for error messages.
     pub fn log_tail(&self, n: usize) -> String {
         log_tail(&self.log, n)
@@ -114,4 +139,64 @@ pub fn log_tail(path: &Path, n: usize) -> String {
 pub fn init_pid_file(path: &Path) -> anyhow::Result<()> {
     File::create(path).with_context(|| format!("create {}", path.display()))?;
     Ok(())
+}
+
+/// Resident memory of a process from `/proc/<pid>/status`, in KiB.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Mem {
+    /// `VmRSS`: resident now.
+    pub rss_kb: u64,
+    /// `VmHWM`: the largest resident size over the process's lifetime.
+    pub hwm_kb: u64,
+}
+
+/// `VmRSS` and `VmHWM` of `pid`, if it runs.
+pub fn mem(pid: u32) -> Option<Mem> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| -> Option<u64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+    };
+    Some(Mem {
+        rss_kb: field("VmRSS:")?,
+        hwm_kb: field("VmHWM:")?,
+    })
+}
+
+/// Samples `VmRSS` of some processes on its own thread until stopped: the peak during a
+/// window, whatever the processes did before it (unlike `VmHWM`).
+pub struct RssSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<(u32, u64)>>,
+}
+
+impl RssSampler {
+    /// Starts sampling `pids` every `every`.
+    pub fn start(pids: Vec<u32>, every: std::time::Duration) -> RssSampler {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut peak: Vec<(u32, u64)> = pids.iter().map(|&p| (p, 0)).collect();
+            loop {
+                for (pid, max) in peak.iter_mut() {
+                    if let Some(m) = mem(*pid) {
+                        *max = (*max).max(m.rss_kb);
+                    }
+                }
+                if flag.load(std::sync::atomic::Ordering::Relaxed) {
+                    return peak;
+                }
+                std::thread::sleep(every);
+            }
+        });
+        RssSampler { stop, thread }
+    }
+
+    /// Stops (after one last sample) and returns the peak `VmRSS` (KiB) of each PID.
+    pub fn finish(self) -> Vec<(u32, u64)> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap_or_default()
+    }
 }

@@ -1,5 +1,6 @@
-//! A fresh 3-FE Tessera cluster: FE i on 127.0.0.i with StarRocks's default ports, default
-//! raft timing, set up the StarRocks way (ALTER SYSTEM ADD FOLLOWER, then `--helper`).
+//! A fresh Tessera FE cluster (3 FEs for the FE benches, 1 for `stream_load`): FE i on
+//! 127.0.0.i with StarRocks's default ports, default raft timing, set up the StarRocks way
+//! (ALTER SYSTEM ADD FOLLOWER, then `--helper`).
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -81,9 +82,22 @@ impl TesseraCluster {
         pid_file: &Path,
         ip_base: u8,
     ) -> anyhow::Result<TesseraCluster> {
+        Self::start_n(bin, work, pid_file, ip_base, 3).await
+    }
+
+    /// [`TesseraCluster::start`] with `fes` FEs (1 ..= 3 usual); with one FE there is no
+    /// follower to add.
+    pub async fn start_n(
+        bin: &Path,
+        work: &Path,
+        pid_file: &Path,
+        ip_base: u8,
+        fes: u8,
+    ) -> anyhow::Result<TesseraCluster> {
+        anyhow::ensure!(fes >= 1, "at least one FE");
         let dir = work.join("tessera");
         let mut nodes = Vec::new();
-        for i in 0..3u8 {
+        for i in 0..fes {
             let ip = format!("127.0.0.{}", ip_base + i);
             let home = dir.join(format!("fe{}", i + 1));
             std::fs::create_dir_all(home.join("conf"))?;
@@ -125,14 +139,14 @@ impl TesseraCluster {
         .await?;
         let helper = format!("{}:{EDIT_LOG_PORT}", c.nodes[0].ip);
         let first = c.query_addr(0);
-        for i in 1..3 {
+        for i in 1..c.nodes.len() {
             let stmt = format!(
                 "ALTER SYSTEM ADD FOLLOWER \"{}:{EDIT_LOG_PORT}\"",
                 c.nodes[i].ip
             );
             sql(&first, &stmt).await?;
         }
-        for i in 1..3 {
+        for i in 1..c.nodes.len() {
             c.spawn(i, Some(&helper))?;
         }
         c.wait_healthy(Duration::from_secs(120)).await?;
@@ -170,9 +184,14 @@ impl TesseraCluster {
         format!("{}:{QUERY_PORT}", self.nodes[i].ip)
     }
 
+    /// The HTTP address (`ip:8030`) of FE `i`: Stream Load and `/api/health`.
+    pub fn http_addr(&self, i: usize) -> String {
+        format!("{}:{HTTP_PORT}", self.nodes[i].ip)
+    }
+
     /// `GET /api/health` of FE `i`.
     pub async fn health(&self, i: usize) -> anyhow::Result<Health> {
-        let addr = format!("{}:{HTTP_PORT}", self.nodes[i].ip);
+        let addr = self.http_addr(i);
         let (_, v) = json_call(&addr, "/api/health", None, CALL_TIMEOUT).await?;
         Ok(Health {
             is_leader: v["is_leader"].as_bool().unwrap_or(false),
