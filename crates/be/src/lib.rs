@@ -18,6 +18,7 @@
 
 mod backend;
 mod compaction;
+mod flight;
 mod heartbeat;
 mod http;
 pub mod load;

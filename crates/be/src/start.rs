@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use std::sync::PoisonError;
 use std::time::Duration;
 
+use arrow_flight::flight_service_server::FlightServiceServer;
 use common::Error;
 use common::Result;
 use common::StatusCode;
@@ -20,6 +21,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::backend::Backend;
+use crate::flight::FlightServiceImpl;
 use crate::heartbeat::HeartbeatServiceImpl;
 use crate::service::BackendServiceImpl;
 
@@ -147,11 +149,17 @@ fn serve_grpc(
             be: be.clone(),
         }))
     } else {
-        builder.add_service(
-            BackendServiceServer::new(BackendServiceImpl { be: be.clone() })
-                .max_decoding_message_size(max)
-                .max_encoding_message_size(max),
-        )
+        builder
+            .add_service(
+                BackendServiceServer::new(BackendServiceImpl { be: be.clone() })
+                    .max_decoding_message_size(max)
+                    .max_encoding_message_size(max),
+            )
+            .add_service(
+                FlightServiceServer::new(FlightServiceImpl::new(be.clone()))
+                    .max_decoding_message_size(max)
+                    .max_encoding_message_size(max),
+            )
     };
     let mut shutdown = be.shutdown.subscribe();
     tokio::spawn(async move {

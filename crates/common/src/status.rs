@@ -74,6 +74,15 @@ pub enum StatusCode {
     /// A remote node could not be reached.
     Unreachable = 7011,
 
+    /// A column named in a query does not exist.
+    ColumnNotFound = 5000,
+    /// An expression has the wrong type, or a function got arguments it does not take.
+    TypeMismatch = 5001,
+    /// No replica of a tablet can be read at the version a query needs.
+    ReplicaUnavailable = 5002,
+    /// A query needed more memory than `query_mem_limit` allows.
+    MemLimitExceeded = 5003,
+
     /// A load label is already used in the database.
     LabelAlreadyExists = 6000,
     /// A transaction does not exist.
@@ -129,6 +138,10 @@ impl StatusCode {
             ClockSkew,
             MetaCorrupted,
             Unreachable,
+            ColumnNotFound,
+            TypeMismatch,
+            ReplicaUnavailable,
+            MemLimitExceeded,
             LabelAlreadyExists,
             TxnNotFound,
             TxnStateInvalid,
@@ -156,6 +169,8 @@ impl StatusCode {
             Unsupported => (1235, "42000"),
             LimitExceeded => (1153, "08S01"),
             Cancelled => (1317, "70100"),
+            ColumnNotFound => (1054, "42S22"),
+            MemLimitExceeded => (1038, "HY001"),
             // Everything else is StarRocks's generic "unknown error" class.
             _ => (1064, "HY000"),
         }

@@ -136,7 +136,39 @@ pub async fn read_barrier(fe: &Arc<Frontend>, session: &mut Session) -> Result<(
 
 async fn run(fe: &Arc<Frontend>, session: &mut Session, stmt: Statement) -> Result<Outcome> {
     match stmt {
-        Statement::Query(q) => select::execute(fe, session, &q),
+        Statement::Query(q) => {
+            if crate::query::is_tableless(&q) {
+                match select::execute(fe, session, &q) {
+                    Err(e) if e.code == StatusCode::Unsupported => {}
+                    other => return other,
+                }
+            }
+            let stmt = sql::sqlparser::ast::Statement::Query(q);
+            crate::query::execute(fe, session, stmt, crate::query::Mode::Run).await
+        }
+        Statement::Explain { level, statement } => {
+            let Statement::Query(q) = *statement else {
+                return Err(Error::new(
+                    StatusCode::Unsupported,
+                    "EXPLAIN of INSERT is not supported by this version of Tessera",
+                ));
+            };
+            let mode = match level {
+                sql::ExplainLevel::Logical => crate::query::Mode::ExplainLogical,
+                sql::ExplainLevel::Verbose | sql::ExplainLevel::Costs => {
+                    crate::query::Mode::ExplainVerbose
+                }
+                sql::ExplainLevel::Normal => crate::query::Mode::Explain,
+                sql::ExplainLevel::Analyze => {
+                    return Err(Error::new(
+                        StatusCode::Unsupported,
+                        "EXPLAIN ANALYZE is not supported by this version of Tessera",
+                    ));
+                }
+            };
+            let stmt = sql::sqlparser::ast::Statement::Query(q);
+            crate::query::execute(fe, session, stmt, mode).await
+        }
         Statement::CreateDatabase {
             name,
             if_not_exists,

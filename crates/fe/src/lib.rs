@@ -19,6 +19,7 @@ pub mod http;
 pub mod leader;
 pub mod mysql_server;
 pub mod outcome;
+pub mod query;
 pub mod services;
 pub mod session;
 pub mod start;

@@ -34,14 +34,27 @@ pub fn error_info(e: &Error) -> ErrorInfo {
     }
 }
 
-fn column_type(t: ColType) -> ColumnType {
-    match t {
-        ColType::Varchar => ColumnType::VarString,
+fn column_def(name: &str, t: ColType) -> Column {
+    let ct = match t {
+        ColType::Varchar | ColType::LargeInt => ColumnType::VarString,
         ColType::BigInt => ColumnType::LongLong,
         ColType::Int => ColumnType::Long,
         ColType::Double => ColumnType::Double,
         ColType::DateTime => ColumnType::DateTime,
+        ColType::TinyInt => ColumnType::Tiny,
+        ColType::SmallInt => ColumnType::Short,
+        ColType::Float => ColumnType::Float,
+        ColType::Decimal { .. } => ColumnType::NewDecimal,
+        ColType::Date => ColumnType::Date,
+        ColType::Null => ColumnType::Null,
+    };
+    let mut c = Column::new(name.to_string(), ct);
+    if let ColType::Decimal { precision, scale } = t {
+        c.decimals = scale;
+        // Digits, the point and a sign.
+        c.column_length = u32::from(precision) + 2;
     }
+    c
 }
 
 /// Converts an outcome to the wire form.
@@ -54,11 +67,7 @@ pub fn to_wire(o: Outcome) -> QueryOutcome {
             info,
         }),
         Outcome::Rows(rs) => {
-            let columns = rs
-                .columns
-                .iter()
-                .map(|(n, t)| Column::new(n.clone(), column_type(*t)))
-                .collect();
+            let columns = rs.columns.iter().map(|(n, t)| column_def(n, *t)).collect();
             let rows = rs
                 .rows
                 .into_iter()

@@ -16,6 +16,25 @@ pub enum ColType {
     Double,
     /// `yyyy-MM-dd HH:mm:ss`.
     DateTime,
+    /// 8-bit integer (also BOOLEAN, as StarRocks sends it).
+    TinyInt,
+    /// 16-bit integer.
+    SmallInt,
+    /// Single-precision float.
+    Float,
+    /// LARGEINT (128-bit), sent as text.
+    LargeInt,
+    /// DECIMAL(precision, scale).
+    Decimal {
+        /// Total digits.
+        precision: u8,
+        /// Digits after the point.
+        scale: u8,
+    },
+    /// `yyyy-MM-dd`.
+    Date,
+    /// Every cell is NULL.
+    Null,
 }
 
 /// One cell.

@@ -82,6 +82,11 @@ pub const VARIABLES: &[VarDef] = &[
         numeric: false,
     },
     VarDef {
+        name: "exec_mem_limit",
+        default: "2147483648",
+        numeric: true,
+    },
+    VarDef {
         name: "forward_to_leader",
         default: "false",
         numeric: false,
@@ -143,6 +148,11 @@ pub const VARIABLES: &[VarDef] = &[
     },
     VarDef {
         name: "query_cache_type",
+        default: "0",
+        numeric: true,
+    },
+    VarDef {
+        name: "query_mem_limit",
         default: "0",
         numeric: true,
     },
@@ -285,6 +295,16 @@ impl Session {
                     )));
                 }
             },
+            "exec_mem_limit" | "query_mem_limit" => match value.parse::<u64>() {
+                Ok(v) if lower != "exec_mem_limit" || v >= 1024 * 1024 => v.to_string(),
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "Variable '{name}' can't be set to the value of '{value}' (bytes; \
+                         exec_mem_limit at least 1048576, query_mem_limit 0 = use \
+                         exec_mem_limit)"
+                    )));
+                }
+            },
             "query_timeout" => match value.parse::<u64>() {
                 Ok(v) if (1..=259_200).contains(&v) => v.to_string(),
                 _ => {
@@ -323,6 +343,21 @@ impl Session {
             Some("linearizable") => ReadConsistency::Linearizable,
             _ => ReadConsistency::Session,
         }
+    }
+
+    /// The memory one query may use on this FE, in bytes: `query_mem_limit` if set (not 0),
+    /// else `exec_mem_limit`.
+    pub fn query_mem_limit(&self) -> u64 {
+        let q = self
+            .var("query_mem_limit")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0u64);
+        if q > 0 {
+            return q;
+        }
+        self.var("exec_mem_limit")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2_147_483_648)
     }
 
     /// `query_timeout` in seconds.

@@ -39,10 +39,12 @@ pub(crate) const DATA_EXT: &str = "parquet";
 pub(crate) const TMP_EXT: &str = "tmp";
 
 /// A row group is flushed to the file when its encoded size reaches this many bytes, which
-/// bounds a writer's memory.
-const MAX_ROW_GROUP_BYTES: usize = 64 * 1024 * 1024;
-/// Rows per row group at most.
-const MAX_ROW_GROUP_ROWS: usize = 1024 * 1024;
+/// bounds a writer's memory: a backend writing a load into many tablets at once holds at
+/// most one open row group per tablet, so this, times the tablets, is the load's memory
+/// there, whatever the size of the input.
+const MAX_ROW_GROUP_BYTES: usize = 16 * 1024 * 1024;
+/// Rows per row group at most (also the unit in which scans skip data by statistics).
+const MAX_ROW_GROUP_ROWS: usize = 256 * 1024;
 /// Rows per batch when reading.
 const READ_BATCH_ROWS: usize = 8192;
 

@@ -61,7 +61,29 @@ fn literal_json(e: &Expr) -> Result<serde_json::Value> {
     }
 }
 
-/// `INSERT INTO t [WITH LABEL l] [(cols)] VALUES (...), ...`.
+/// The rows of `VALUES (...), ...` as the JSON array a load takes.
+fn values_json(values: &sql::sqlparser::ast::Values, columns: &[String]) -> Result<Vec<u8>> {
+    let mut rows = Vec::with_capacity(values.rows.len());
+    for (i, row) in values.rows.iter().enumerate() {
+        let exprs = &row.content;
+        if exprs.len() != columns.len() {
+            return Err(Error::invalid(format!(
+                "Column count doesn't match value count at row {}: {} columns, {} values",
+                i + 1,
+                columns.len(),
+                exprs.len()
+            )));
+        }
+        let mut obj = serde_json::Map::new();
+        for (c, e) in columns.iter().zip(exprs) {
+            obj.insert(c.clone(), literal_json(e)?);
+        }
+        rows.push(serde_json::Value::Object(obj));
+    }
+    serde_json::to_vec(&rows).map_err(Error::internal)
+}
+
+/// `INSERT INTO t [WITH LABEL l] [(cols)] VALUES (...), ...` or `... SELECT ...`.
 pub async fn insert(fe: &Arc<Frontend>, session: &mut Session, stmt: &Insert) -> Result<Outcome> {
     let ins = stmt
         .insert()
@@ -122,34 +144,29 @@ pub async fn insert(fe: &Arc<Frontend>, session: &mut Session, stmt: &Insert) ->
         .source
         .as_ref()
         .ok_or_else(|| unsupported("INSERT without VALUES"))?;
-    let SetExpr::Values(values) = source.body.as_ref() else {
-        return Err(unsupported(
-            "INSERT INTO ... SELECT (it needs the query engine)",
-        ));
+    let body = match source.body.as_ref() {
+        SetExpr::Values(values) => values_json(values, &columns)?,
+        _ => {
+            // INSERT INTO ... SELECT: the query runs first (on its own snapshot), then its
+            // rows go through the same load transaction as VALUES.
+            let stmt = sql::sqlparser::ast::Statement::Query(source.clone());
+            let (schema, batches) = crate::query::collect(fe, session, stmt).await?;
+            if schema.fields().len() != columns.len() {
+                return Err(Error::invalid(format!(
+                    "Column count doesn't match value count: the table takes {} columns, the \
+                     query returns {}",
+                    columns.len(),
+                    schema.fields().len()
+                )));
+            }
+            crate::query::result::json_rows(&batches, &columns)?
+        }
     };
-    let mut rows = Vec::with_capacity(values.rows.len());
-    for (i, row) in values.rows.iter().enumerate() {
-        let exprs = &row.content;
-        if exprs.len() != columns.len() {
-            return Err(Error::invalid(format!(
-                "Column count doesn't match value count at row {}: {} columns, {} values",
-                i + 1,
-                columns.len(),
-                exprs.len()
-            )));
-        }
-        let mut obj = serde_json::Map::new();
-        for (c, e) in columns.iter().zip(exprs) {
-            obj.insert(c.clone(), literal_json(e)?);
-        }
-        rows.push(serde_json::Value::Object(obj));
-    }
     let label = match &stmt.label {
         Some(l) => l.clone(),
         None => crate::txn::generate_label("insert_"),
     };
     meta::catalog::txn::check_label(&label)?;
-    let body = serde_json::to_vec(&rows).map_err(Error::internal)?;
     let reply = send_to_backend(fe, &db, &tname.table, &label, &columns, body).await?;
     let status = reply["Status"].as_str().unwrap_or("");
     let txn_id = reply["TxnId"].as_i64().unwrap_or(-1);

@@ -24,7 +24,10 @@ fn malformed_and_unknown_statements_get_errors_and_the_session_goes_on() {
         ("SELECT @@no_such_variable", 1193),
         ("SET no_such_variable = 1", 1193),
         ("USE no_such_db", 1049),
-        ("SELECT * FROM t", 1235),
+        ("SELECT * FROM t", 1046),
+        ("SELECT * FROM no_such_db.t", 1049),
+        ("SELECT * FROM default_catalog.no_such_db.t", 1049),
+        ("SELECT * FROM hive.db.t", 1235),
         ("UPDATE t SET a = 1", 1235),
     ];
     for (sql, code) in cases {

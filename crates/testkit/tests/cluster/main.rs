@@ -12,6 +12,7 @@ mod forward;
 mod journal;
 mod loads;
 mod membership;
+mod queries;
 mod scripts;
 mod show;
 mod sql_files;

@@ -1,0 +1,255 @@
+//! Query scans: Arrow Flight `DoGet` on brpc_port.
+//!
+//! The ticket is a [`proto::ScanTicket`]: a plan fragment (filters, projections, partial
+//! aggregation over a tablet leaf) and the tablet and version to read. The backend pins the
+//! tablet's rowsets at that version, turns the leaf into a Parquet scan of their files (with
+//! the leaf's predicate pruning row groups and pages), runs the fragment and streams its
+//! output as Arrow record batches. Every other Flight method answers `Unimplemented`.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use arrow_flight::Action;
+use arrow_flight::ActionType;
+use arrow_flight::Criteria;
+use arrow_flight::Empty;
+use arrow_flight::FlightData;
+use arrow_flight::FlightDescriptor;
+use arrow_flight::FlightInfo;
+use arrow_flight::HandshakeRequest;
+use arrow_flight::HandshakeResponse;
+use arrow_flight::PollInfo;
+use arrow_flight::PutResult;
+use arrow_flight::SchemaResult;
+use arrow_flight::Ticket;
+use arrow_flight::encode::FlightDataEncoderBuilder;
+use arrow_flight::error::FlightError;
+use arrow_flight::flight_service_server::FlightService;
+use datafusion::common::DFSchema;
+use datafusion::common::DataFusionError;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::FileScanConfigBuilder;
+use datafusion::datasource::physical_plan::ParquetSource;
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::prelude::SessionContext;
+use datafusion_proto::bytes::Serializeable;
+use futures::Stream;
+use futures::StreamExt;
+use futures::TryStreamExt;
+use prost::Message;
+use query::TabletLeaf;
+use storage::TabletRead;
+use tonic::Request;
+use tonic::Response;
+use tonic::Status;
+use tonic::Streaming;
+
+use crate::backend::Backend;
+use crate::service::check_cluster_id;
+
+type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+/// The Flight service of a backend.
+pub(crate) struct FlightServiceImpl {
+    pub be: Arc<Backend>,
+    /// Function registry and defaults for decoding and running fragments.
+    pub ctx: SessionContext,
+}
+
+impl FlightServiceImpl {
+    pub fn new(be: Arc<Backend>) -> Self {
+        FlightServiceImpl {
+            be,
+            ctx: SessionContext::new(),
+        }
+    }
+}
+
+fn unimplemented<T>(what: &str) -> Result<T, Status> {
+    Err(Status::unimplemented(format!(
+        "{what} is not offered by a Tessera backend; queries go through a frontend"
+    )))
+}
+
+fn df_status(e: DataFusionError) -> Status {
+    Status::internal(e.to_string())
+}
+
+/// The executable scan of one tablet's files at a version, for a fragment's leaf.
+fn leaf_plan(
+    read: &TabletRead,
+    leaf: &TabletLeaf,
+) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
+    let table_schema = leaf.table_arrow_schema();
+    storage::check_arrow_schema(&table_schema, &read.arrow_schema).map_err(|e| {
+        DataFusionError::Plan(format!(
+            "tablet {} does not have the schema the query expects (the table changed?): {}",
+            read.tablet_id, e.message
+        ))
+    })?;
+    let mut files = Vec::with_capacity(read.files.len());
+    for path in &read.files {
+        let size = std::fs::metadata(path)
+            .map_err(|e| {
+                DataFusionError::Execution(format!(
+                    "tablet {}: cannot read rowset file {}: {e}",
+                    read.tablet_id,
+                    path.display()
+                ))
+            })?
+            .len();
+        files.push(PartitionedFile::new(
+            path.to_string_lossy().to_string(),
+            size,
+        ));
+    }
+    if files.is_empty() {
+        return Ok(Arc::new(EmptyExec::new(leaf.output_schema()?)));
+    }
+    let mut source = ParquetSource::new(table_schema.clone());
+    if let Some(bytes) = &leaf.predicate {
+        let expr = Expr::from_bytes(bytes)?;
+        let df_schema = DFSchema::try_from(table_schema.as_ref().clone())?;
+        let props = datafusion::execution::context::ExecutionProps::new();
+        let physical = datafusion::physical_expr::create_physical_expr(
+            &expr,
+            &df_schema,
+            &props,
+            &Default::default(),
+        )?;
+        source = source.with_predicate(physical).with_pushdown_filters(true);
+    }
+    let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
+        .with_file_group(files.into_iter().collect())
+        .with_projection_indices(leaf.projection.clone())?
+        .with_limit(leaf.limit)
+        .build();
+    Ok(DataSourceExec::from_data_source(config))
+}
+
+#[tonic::async_trait]
+impl FlightService for FlightServiceImpl {
+    type HandshakeStream = BoxStream<HandshakeResponse>;
+    type ListFlightsStream = BoxStream<FlightInfo>;
+    type DoGetStream = BoxStream<FlightData>;
+    type DoPutStream = BoxStream<PutResult>;
+    type DoExchangeStream = BoxStream<FlightData>;
+    type DoActionStream = BoxStream<arrow_flight::Result>;
+    type ListActionsStream = BoxStream<ActionType>;
+
+    async fn handshake(
+        &self,
+        _request: Request<Streaming<HandshakeRequest>>,
+    ) -> Result<Response<Self::HandshakeStream>, Status> {
+        unimplemented("Handshake")
+    }
+
+    async fn list_flights(
+        &self,
+        _request: Request<Criteria>,
+    ) -> Result<Response<Self::ListFlightsStream>, Status> {
+        unimplemented("ListFlights")
+    }
+
+    async fn get_flight_info(
+        &self,
+        _request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        unimplemented("GetFlightInfo")
+    }
+
+    async fn poll_flight_info(
+        &self,
+        _request: Request<FlightDescriptor>,
+    ) -> Result<Response<PollInfo>, Status> {
+        unimplemented("PollFlightInfo")
+    }
+
+    async fn get_schema(
+        &self,
+        _request: Request<FlightDescriptor>,
+    ) -> Result<Response<SchemaResult>, Status> {
+        unimplemented("GetSchema")
+    }
+
+    async fn do_get(
+        &self,
+        request: Request<Ticket>,
+    ) -> Result<Response<Self::DoGetStream>, Status> {
+        check_cluster_id(&request, self.be.storage.cluster_id())?;
+        let ticket = proto::ScanTicket::decode(request.into_inner().ticket)
+            .map_err(|e| Status::invalid_argument(format!("bad scan ticket: {e}")))?;
+        if ticket.backend_id > 0
+            && let Some(ours) = self.be.backend_id()
+            && ours > 0
+            && ours != ticket.backend_id
+        {
+            return Err(Status::failed_precondition(format!(
+                "the scan is for backend {}, but this backend is {ours}",
+                ticket.backend_id
+            )));
+        }
+        let read = self
+            .be
+            .storage
+            .read_at(ticket.tablet_id, ticket.version)
+            .map_err(|e| Status::failed_precondition(e.message))?;
+        let pin = read.pin();
+        let read = Arc::new(read);
+        let resolver_read = read.clone();
+        let resolver: query::LeafResolver =
+            Arc::new(move |leaf: &TabletLeaf| leaf_plan(&resolver_read, leaf));
+        let task_ctx = self.ctx.task_ctx();
+        let plan = query::decode_fragment(&ticket.fragment, &task_ctx, resolver)
+            .map_err(|e| Status::invalid_argument(format!("bad plan fragment: {e}")))?;
+        let stream = plan.execute(0, task_ctx).map_err(df_status)?;
+        tracing::debug!(
+            query_id = %ticket.query_id,
+            tablet_id = ticket.tablet_id,
+            version = ticket.version,
+            files = read.files.len(),
+            "scan"
+        );
+        let batches = stream.map_err(|e| FlightError::ExternalError(Box::new(e)));
+        let encoded = FlightDataEncoderBuilder::new()
+            .build(batches)
+            .map(move |item| {
+                // The rowsets stay on disk while the scan streams.
+                let _keep = &pin;
+                item.map_err(|e| Status::internal(e.to_string()))
+            });
+        Ok(Response::new(Box::pin(encoded)))
+    }
+
+    async fn do_put(
+        &self,
+        _request: Request<Streaming<FlightData>>,
+    ) -> Result<Response<Self::DoPutStream>, Status> {
+        unimplemented("DoPut")
+    }
+
+    async fn do_exchange(
+        &self,
+        _request: Request<Streaming<FlightData>>,
+    ) -> Result<Response<Self::DoExchangeStream>, Status> {
+        unimplemented("DoExchange")
+    }
+
+    async fn do_action(
+        &self,
+        _request: Request<Action>,
+    ) -> Result<Response<Self::DoActionStream>, Status> {
+        unimplemented("DoAction")
+    }
+
+    async fn list_actions(
+        &self,
+        _request: Request<Empty>,
+    ) -> Result<Response<Self::ListActionsStream>, Status> {
+        unimplemented("ListActions")
+    }
+}

@@ -1,0 +1,417 @@
+//! Queries over tables: DataFusion plans them on this FE and the backends scan the tablets.
+//!
+//! A query runs in four steps:
+//! 1. the tables it names are resolved and **snapshotted** from the catalog under one read of
+//!    the journal's state: schema, partitions with their visible versions, tablets and the
+//!    replicas that can be read at those versions. The query reads exactly those versions, so
+//!    it sees whole loads only, however long it runs and whatever commits meanwhile;
+//! 2. DataFusion plans it against that snapshot (partition and bucket pruning happen when
+//!    the scan is planned, see [`prune`]);
+//! 3. [`pushdown::PushFragments`] moves the per-tablet part of the plan (filters,
+//!    projections, partial aggregation, top-N) into fragments that run on the backends;
+//! 4. the plan runs under the session's `query_timeout` and memory limit, and the result
+//!    goes to the client with MySQL column types.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use common::Error;
+use common::Result;
+use common::StatusCode;
+use datafusion::catalog::CatalogProvider;
+use datafusion::catalog::MemoryCatalogProvider;
+use datafusion::catalog::MemorySchemaProvider;
+use datafusion::catalog::SchemaProvider;
+use datafusion::common::DataFusionError;
+use datafusion::common::TableReference;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::SessionState;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::SessionConfig;
+use datafusion::sql::parser::Statement as DfStatement;
+use sql::sqlparser::ast::Query;
+use sql::sqlparser::ast::Statement as SqlStatement;
+
+use crate::frontend::Frontend;
+use crate::outcome::Outcome;
+use crate::outcome::RowSet;
+use crate::session::Session;
+
+pub mod prune;
+pub mod pushdown;
+pub mod result;
+pub mod scan;
+
+use scan::BackendInfo;
+use scan::ScanContext;
+use scan::TesseraTable;
+
+/// The catalog name StarRocks gives its own tables.
+pub const DEFAULT_CATALOG: &str = "default_catalog";
+
+/// How a query is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Run it and return the rows.
+    Run,
+    /// Return the physical plan (`EXPLAIN`).
+    Explain,
+    /// Return the logical and physical plans (`EXPLAIN VERBOSE`/`COSTS`).
+    ExplainVerbose,
+    /// Return the logical plan only (`EXPLAIN LOGICAL`).
+    ExplainLogical,
+}
+
+/// Maps a DataFusion error to what a MySQL client sees.
+pub fn df_error(e: DataFusionError) -> Error {
+    // Our own errors travel inside DataFusion's; find them first.
+    let mut cur: &(dyn std::error::Error + 'static) = &e;
+    loop {
+        if let Some(ours) = cur.downcast_ref::<Error>() {
+            return ours.clone();
+        }
+        match cur.source() {
+            Some(next) => cur = next,
+            None => break,
+        }
+    }
+    let inner = e.find_root();
+    let message = inner.to_string();
+    match inner {
+        DataFusionError::SchemaError(se, _) => {
+            let text = se.to_string();
+            if text.contains("No field named") {
+                let col = text
+                    .split("No field named ")
+                    .nth(1)
+                    .and_then(|r| r.split(['.', ' ']).next())
+                    .unwrap_or("")
+                    .trim_matches(|c| c == '"' || c == '\'' || c == '`')
+                    .to_string();
+                Error::new(
+                    StatusCode::ColumnNotFound,
+                    format!("Unknown column '{col}' in 'field list' ({text})"),
+                )
+            } else {
+                Error::new(StatusCode::InvalidArgument, text)
+            }
+        }
+        DataFusionError::NotImplemented(m) => Error::new(
+            StatusCode::Unsupported,
+            format!("{m} is not supported by this version of Tessera"),
+        ),
+        DataFusionError::ResourcesExhausted(m) => Error::new(
+            StatusCode::MemLimitExceeded,
+            format!(
+                "the query needs more memory than it may use (exec_mem_limit / \
+                 query_mem_limit): {m}"
+            ),
+        ),
+        DataFusionError::Plan(m) => {
+            let lower = m.to_ascii_lowercase();
+            if lower.contains("coercion")
+                || lower.contains("cannot be cast")
+                || lower.contains("no function matches")
+                || lower.contains("does not support")
+                || lower.contains("failed to coerce")
+            {
+                Error::new(StatusCode::TypeMismatch, m.clone())
+            } else {
+                Error::new(StatusCode::InvalidArgument, m.clone())
+            }
+        }
+        DataFusionError::Execution(m) => Error::new(StatusCode::InvalidArgument, m.clone()),
+        DataFusionError::ArrowError(ae, _) => {
+            Error::new(StatusCode::InvalidArgument, ae.to_string())
+        }
+        _ => Error::new(StatusCode::Internal, message),
+    }
+}
+
+/// The database and table a reference names, with the session's database filling in.
+fn resolve_ref(session: &Session, r: &TableReference) -> Result<(String, String)> {
+    match r {
+        TableReference::Bare { table } => match &session.database {
+            Some(db) => Ok((db.clone(), table.to_string())),
+            None => Err(Error::new(
+                StatusCode::NoDatabaseSelected,
+                "No database selected",
+            )),
+        },
+        TableReference::Partial { schema, table } => Ok((schema.to_string(), table.to_string())),
+        TableReference::Full {
+            catalog,
+            schema,
+            table,
+        } => {
+            if !catalog.eq_ignore_ascii_case(DEFAULT_CATALOG) {
+                return Err(Error::new(
+                    StatusCode::Unsupported,
+                    format!(
+                        "catalog '{catalog}' does not exist (Tessera has one catalog, \
+                         {DEFAULT_CATALOG})"
+                    ),
+                ));
+            }
+            Ok((schema.to_string(), table.to_string()))
+        }
+    }
+}
+
+/// Looks a name up exactly, then case-insensitively when that is unambiguous (unquoted
+/// identifiers reach us lower-cased).
+fn lookup<'a, V>(
+    map: &'a std::collections::BTreeMap<String, V>,
+    name: &str,
+) -> Option<(&'a String, &'a V)> {
+    if let Some(kv) = map.get_key_value(name) {
+        return Some(kv);
+    }
+    let mut found = map.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name));
+    let first = found.next()?;
+    if found.next().is_some() {
+        return None;
+    }
+    Some(first)
+}
+
+/// Runs a query (or explains it).
+pub async fn execute(
+    fe: &Arc<Frontend>,
+    session: &Session,
+    statement: SqlStatement,
+    mode: Mode,
+) -> Result<Outcome> {
+    let timeout = Duration::from_secs(session.query_timeout_secs());
+    match tokio::time::timeout(timeout, execute_inner(fe, session, statement, mode)).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::new(
+            StatusCode::Timeout,
+            format!(
+                "Query exceeded time limit of {} seconds (query_timeout)",
+                timeout.as_secs()
+            ),
+        )),
+    }
+}
+
+async fn execute_inner(
+    fe: &Arc<Frontend>,
+    session: &Session,
+    statement: SqlStatement,
+    mode: Mode,
+) -> Result<Outcome> {
+    let (state, logical) = plan(fe, session, statement).await?;
+    if mode == Mode::ExplainLogical {
+        return Ok(explain_rows(&[logical.display_indent().to_string()]));
+    }
+    let physical = state
+        .query_planner()
+        .create_physical_plan(&logical, &state)
+        .await
+        .map_err(df_error)?;
+    match mode {
+        Mode::Explain => return Ok(explain_rows(&[physical_text(&physical)])),
+        Mode::ExplainVerbose => {
+            return Ok(explain_rows(&[
+                "Logical plan:".to_string(),
+                logical.display_indent().to_string(),
+                "Physical plan:".to_string(),
+                physical_text(&physical),
+            ]));
+        }
+        _ => {}
+    }
+    let schema = physical.schema();
+    let batches = datafusion::physical_plan::collect(physical, state.task_ctx())
+        .await
+        .map_err(df_error)?;
+    Ok(Outcome::Rows(result::to_rowset(&schema, &batches)?))
+}
+
+/// Runs a query and returns its result as Arrow (for `INSERT INTO ... SELECT`), under the
+/// session's `query_timeout`.
+pub async fn collect(
+    fe: &Arc<Frontend>,
+    session: &Session,
+    statement: SqlStatement,
+) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    let timeout = Duration::from_secs(session.query_timeout_secs());
+    let run = async {
+        let (state, logical) = plan(fe, session, statement).await?;
+        let physical = state
+            .query_planner()
+            .create_physical_plan(&logical, &state)
+            .await
+            .map_err(df_error)?;
+        let schema = physical.schema();
+        let batches = datafusion::physical_plan::collect(physical, state.task_ctx())
+            .await
+            .map_err(df_error)?;
+        Ok((schema, batches))
+    };
+    match tokio::time::timeout(timeout, run).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::new(
+            StatusCode::Timeout,
+            format!(
+                "Query exceeded time limit of {} seconds (query_timeout)",
+                timeout.as_secs()
+            ),
+        )),
+    }
+}
+
+/// Snapshots the tables `statement` names and plans it (logical plan, optimized).
+async fn plan(
+    fe: &Arc<Frontend>,
+    session: &Session,
+    statement: SqlStatement,
+) -> Result<(SessionState, LogicalPlan)> {
+    let cores = std::thread::available_parallelism().map_or(4, |n| n.get());
+    let mut config = SessionConfig::new()
+        .with_default_catalog_and_schema(
+            DEFAULT_CATALOG,
+            session.database.clone().unwrap_or_default(),
+        )
+        .with_create_default_catalog_and_schema(false)
+        .with_information_schema(false)
+        .with_target_partitions(cores.max(2))
+        .with_round_robin_repartition(false);
+    // MySQL semantics where DataFusion offers a choice.
+    let opts = config.options_mut();
+    opts.sql_parser.enable_ident_normalization = true;
+    // NULL sorts first in ascending order, as in MySQL and StarRocks.
+    opts.sql_parser.default_null_ordering = "nulls_min".to_string();
+    opts.execution.time_zone = Some("+00:00".to_string());
+    let limit = usize::try_from(session.query_mem_limit()).unwrap_or(usize::MAX);
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_limit(limit, 1.0)
+        .build_arc()
+        .map_err(df_error)?;
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .with_physical_optimizer_rule(Arc::new(pushdown::PushFragments))
+        .build();
+
+    let statement = DfStatement::Statement(Box::new(statement));
+    let refs = state
+        .resolve_table_references(&statement)
+        .map_err(df_error)?;
+
+    // One read of the catalog for every table the query names: one snapshot.
+    let ctx = ScanContext {
+        pool: fe.journal.pool.clone(),
+        query_id: format!("{}-{}", session.connection_id, common::clock::now_ms()),
+        connect_timeout: fe.rpc_timeout(),
+    };
+    let tables = fe
+        .journal
+        .state
+        .read(|s| -> Result<Vec<(String, String, TesseraTable)>> {
+            let backends: HashMap<i64, BackendInfo> = s
+                .catalog
+                .backends
+                .values()
+                .map(|b| {
+                    (
+                        b.id,
+                        BackendInfo {
+                            addr: format!("{}:{}", b.host, b.status.brpc_port),
+                            alive: b.status.alive && b.status.brpc_port > 0,
+                        },
+                    )
+                })
+                .collect();
+            let backends = Arc::new(backends);
+            let mut out = Vec::new();
+            for r in &refs {
+                let (db_name, table_name) = resolve_ref(session, r)?;
+                let Some((_, db)) = lookup(&s.catalog.databases, &db_name) else {
+                    return Err(Error::new(
+                        StatusCode::DatabaseNotFound,
+                        format!("Unknown database '{db_name}'"),
+                    ));
+                };
+                let Some((_, table)) = lookup(&db.tables, &table_name) else {
+                    return Err(Error::new(
+                        StatusCode::TableNotFound,
+                        format!("Table '{}.{table_name}' doesn't exist", db.name),
+                    ));
+                };
+                out.push((
+                    db_name,
+                    table_name,
+                    TesseraTable::new(
+                        db.name.clone(),
+                        table.clone(),
+                        backends.clone(),
+                        ctx.clone(),
+                    ),
+                ));
+            }
+            Ok(out)
+        })?;
+
+    let catalog = Arc::new(MemoryCatalogProvider::new());
+    for (db, name, table) in tables {
+        let schema = match catalog.schema(&db) {
+            Some(s) => s,
+            None => {
+                let s: Arc<dyn SchemaProvider> = Arc::new(MemorySchemaProvider::new());
+                catalog.register_schema(&db, s.clone()).map_err(df_error)?;
+                s
+            }
+        };
+        if !schema.table_exist(&name) {
+            schema
+                .register_table(name, Arc::new(table))
+                .map_err(df_error)?;
+        }
+    }
+    if let Some(db) = &session.database
+        && catalog.schema(db).is_none()
+    {
+        catalog
+            .register_schema(db, Arc::new(MemorySchemaProvider::new()))
+            .map_err(df_error)?;
+    }
+    state
+        .catalog_list()
+        .register_catalog(DEFAULT_CATALOG.to_string(), catalog);
+
+    let logical = state.statement_to_plan(statement).await.map_err(df_error)?;
+    let logical = state.optimize(&logical).map_err(df_error)?;
+    Ok((state, logical))
+}
+
+fn physical_text(plan: &Arc<dyn ExecutionPlan>) -> String {
+    datafusion::physical_plan::displayable(plan.as_ref())
+        .indent(true)
+        .to_string()
+}
+
+/// `EXPLAIN` output as StarRocks shows it: one text column, one row per line.
+fn explain_rows(parts: &[String]) -> Outcome {
+    let mut rows = RowSet::with_text_columns(&["Explain String"]);
+    for part in parts {
+        for line in part.lines() {
+            rows.push(vec![line.into()]);
+        }
+    }
+    Outcome::Rows(rows)
+}
+
+/// Whether a query is answered without tables by [`crate::exec::select`] (the variables and
+/// functions MySQL clients ask for on connect).
+pub fn is_tableless(q: &Query) -> bool {
+    matches!(q.body.as_ref(), sql::sqlparser::ast::SetExpr::Select(s) if s.from.is_empty())
+        && q.with.is_none()
+}

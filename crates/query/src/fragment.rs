@@ -1,0 +1,241 @@
+//! Plan fragments: the part of a query plan that runs on a backend, next to a tablet.
+//!
+//! The FE plans a query with DataFusion. Every table scan becomes a [`TabletLeafExec`] (one
+//! tablet's rows at one version, projected), and the operators that work on one tablet at a
+//! time (filters, projections, partial aggregation) are stacked on it. That stack, the
+//! fragment, is serialized with `datafusion-proto` and sent to a replica's backend, which
+//! decodes it with a resolver that turns the leaf into a Parquet scan of the tablet's rowset
+//! files, runs it and streams the result back as Arrow.
+
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use bytes::Bytes;
+use common::schema::TableSchema;
+use datafusion::common::DataFusionError;
+use datafusion::common::Result as DfResult;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::execution::TaskContext;
+use datafusion::physical_expr::EquivalenceProperties;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::DisplayAs;
+use datafusion::physical_plan::DisplayFormatType;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::Partitioning;
+use datafusion::physical_plan::PlanProperties;
+use datafusion::physical_plan::SendableRecordBatchStream;
+use datafusion::physical_plan::execution_plan::Boundedness;
+use datafusion::physical_plan::execution_plan::EmissionType;
+use datafusion_proto::physical_plan::PhysicalExtensionCodec;
+use datafusion_proto::physical_plan::PhysicalProtoConverterExtension;
+use serde::Deserialize;
+use serde::Serialize;
+
+/// What a backend needs to scan one tablet: the table's schema (which the tablet's files
+/// must have), the columns to return, a predicate for pruning and a row limit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TabletLeaf {
+    /// Table name, for messages and `EXPLAIN`.
+    pub table: String,
+    /// The table's schema.
+    pub schema: TableSchema,
+    /// Indices of the columns returned, in order; `None` = all.
+    pub projection: Option<Vec<usize>>,
+    /// A `datafusion-proto` logical expression over the table's columns that rows must
+    /// satisfy to matter. Used only to skip row groups and rows early; the fragment's own
+    /// filter decides.
+    pub predicate: Option<Vec<u8>>,
+    /// At most this many rows are needed (no filter above the leaf).
+    pub limit: Option<usize>,
+}
+
+impl TabletLeaf {
+    /// The Arrow schema of the whole table.
+    pub fn table_arrow_schema(&self) -> SchemaRef {
+        storage::arrow_schema(&self.schema)
+    }
+
+    /// The Arrow schema of the leaf's output.
+    pub fn output_schema(&self) -> DfResult<SchemaRef> {
+        let full = self.table_arrow_schema();
+        match &self.projection {
+            None => Ok(full),
+            Some(p) => Ok(Arc::new(full.project(p)?)),
+        }
+    }
+}
+
+/// The leaf of a fragment as the FE plans it. It is never executed on the FE: a backend
+/// replaces it with a scan of the tablet's files.
+#[derive(Debug)]
+pub struct TabletLeafExec {
+    leaf: TabletLeaf,
+    props: Arc<PlanProperties>,
+}
+
+impl TabletLeafExec {
+    /// A leaf.
+    pub fn try_new(leaf: TabletLeaf) -> DfResult<Self> {
+        let schema = leaf.output_schema()?;
+        let props = PlanProperties::new(
+            EquivalenceProperties::new(schema),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        Ok(TabletLeafExec {
+            leaf,
+            props: Arc::new(props),
+        })
+    }
+
+    /// What it scans.
+    pub fn leaf(&self) -> &TabletLeaf {
+        &self.leaf
+    }
+}
+
+impl DisplayAs for TabletLeafExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "TabletLeafExec: table={}", self.leaf.table)?;
+        let schema = self.props.eq_properties.schema();
+        let cols: Vec<&str> = schema.fields().iter().map(|c| c.name().as_str()).collect();
+        write!(f, ", columns=[{}]", cols.join(", "))?;
+        if self.leaf.predicate.is_some() {
+            f.write_str(", pruning predicate")?;
+        }
+        if let Some(l) = self.leaf.limit {
+            write!(f, ", limit={l}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ExecutionPlan for TabletLeafExec {
+    fn name(&self) -> &str {
+        "TabletLeafExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.props
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        Vec::new()
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
+    ) -> DfResult<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        if children.is_empty() {
+            Ok(self)
+        } else {
+            Err(DataFusionError::Internal(
+                "TabletLeafExec has no children".into(),
+            ))
+        }
+    }
+
+    fn execute(
+        &self,
+        _partition: usize,
+        _context: Arc<TaskContext>,
+    ) -> DfResult<SendableRecordBatchStream> {
+        Err(DataFusionError::Internal(format!(
+            "the scan of table {} runs on a backend, not here",
+            self.leaf.table
+        )))
+    }
+}
+
+/// Turns a fragment's leaf into something a backend can execute.
+pub type LeafResolver = Arc<dyn Fn(&TabletLeaf) -> DfResult<Arc<dyn ExecutionPlan>> + Send + Sync>;
+
+/// The `datafusion-proto` codec of fragments: it knows the tablet leaf.
+#[derive(Clone, Default)]
+pub struct FragmentCodec {
+    resolver: Option<LeafResolver>,
+}
+
+impl FragmentCodec {
+    /// A codec that decodes leaves with `resolver`.
+    pub fn with_resolver(resolver: LeafResolver) -> Self {
+        FragmentCodec {
+            resolver: Some(resolver),
+        }
+    }
+}
+
+impl fmt::Debug for FragmentCodec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FragmentCodec")
+            .field("resolver", &self.resolver.is_some())
+            .finish()
+    }
+}
+
+impl PhysicalExtensionCodec for FragmentCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[Arc<dyn ExecutionPlan>],
+        _ctx: &TaskContext,
+        _proto_converter: &dyn PhysicalProtoConverterExtension,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        if !inputs.is_empty() {
+            return Err(DataFusionError::Internal(
+                "a tablet leaf has no inputs".into(),
+            ));
+        }
+        let leaf: TabletLeaf = serde_json::from_slice(buf).map_err(|e| {
+            DataFusionError::Plan(format!("bad tablet leaf in a plan fragment: {e}"))
+        })?;
+        match &self.resolver {
+            Some(r) => r(&leaf),
+            None => Ok(Arc::new(TabletLeafExec::try_new(leaf)?)),
+        }
+    }
+
+    fn try_encode(
+        &self,
+        node: Arc<dyn ExecutionPlan>,
+        buf: &mut Vec<u8>,
+        _proto_converter: &dyn PhysicalProtoConverterExtension,
+    ) -> DfResult<()> {
+        let Some(leaf) = node.downcast_ref::<TabletLeafExec>() else {
+            return Err(DataFusionError::NotImplemented(format!(
+                "{} cannot be sent to a backend",
+                node.name()
+            )));
+        };
+        serde_json::to_writer(buf, &leaf.leaf)
+            .map_err(|e| DataFusionError::Internal(format!("encoding a tablet leaf: {e}")))
+    }
+}
+
+/// Serializes a fragment (whose leaf is a [`TabletLeafExec`]).
+pub fn encode_fragment(plan: Arc<dyn ExecutionPlan>) -> DfResult<Bytes> {
+    datafusion_proto::bytes::physical_plan_to_bytes_with_extension_codec(
+        plan,
+        &FragmentCodec::default(),
+    )
+}
+
+/// Deserializes a fragment, turning its leaf into an executable plan with `resolver`.
+pub fn decode_fragment(
+    bytes: &[u8],
+    ctx: &TaskContext,
+    resolver: LeafResolver,
+) -> DfResult<Arc<dyn ExecutionPlan>> {
+    let codec = FragmentCodec::with_resolver(resolver);
+    datafusion_proto::bytes::physical_plan_from_bytes_with_extension_codec(bytes, ctx, &codec)
+}
