@@ -29,6 +29,8 @@ pub struct ConnectionInfo {
     pub running: Option<String>,
     /// Notified to close the connection (`KILL`).
     pub kill: std::sync::Arc<tokio::sync::Notify>,
+    /// Bumped to cancel the running query (`KILL QUERY`, and `KILL`).
+    pub cancel_query: std::sync::Arc<watch::Sender<u64>>,
 }
 
 /// One frontend process.
@@ -164,6 +166,20 @@ impl Frontend {
         if let Some(c) = self.lock_connections().get_mut(&id) {
             c.running = running;
             c.database = database;
+        }
+    }
+
+    /// A receiver that changes when the connection's running query is cancelled.
+    pub fn query_cancel(&self, id: u32) -> Option<watch::Receiver<u64>> {
+        self.lock_connections()
+            .get(&id)
+            .map(|c| c.cancel_query.subscribe())
+    }
+
+    /// Cancels the query running on a connection, if any.
+    pub fn cancel_query(&self, id: u32) {
+        if let Some(c) = self.lock_connections().get(&id) {
+            c.cancel_query.send_modify(|n| *n += 1);
         }
     }
 

@@ -211,6 +211,7 @@ pub async fn serve(fe: Arc<Frontend>, listener: TcpListener) {
                     connected_ms: common::clock::now_ms(),
                     running: None,
                     kill: kill.clone(),
+                    cancel_query: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
                 },
             );
             let mut shutdown = fe.shutdown.subscribe();

@@ -239,3 +239,92 @@ pub fn decode_fragment(
     let codec = FragmentCodec::with_resolver(resolver);
     datafusion_proto::bytes::physical_plan_from_bytes_with_extension_codec(bytes, ctx, &codec)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use common::schema::ColumnSchema;
+    use common::schema::DataType;
+    use common::schema::KeysType;
+    use datafusion::physical_expr::expressions::BinaryExpr;
+    use datafusion::physical_expr::expressions::Column;
+    use datafusion::physical_expr::expressions::Literal;
+    use datafusion::physical_plan::empty::EmptyExec;
+    use datafusion::physical_plan::filter::FilterExec;
+    use datafusion::prelude::SessionContext;
+    use datafusion::scalar::ScalarValue;
+
+    use super::*;
+
+    fn leaf() -> TabletLeaf {
+        let column = |name: &str, data_type| ColumnSchema {
+            name: name.into(),
+            data_type,
+            nullable: true,
+            is_key: false,
+            default: None,
+            comment: String::new(),
+        };
+        TabletLeaf {
+            table: "db.t".into(),
+            schema: TableSchema {
+                columns: vec![
+                    column("k", DataType::Int),
+                    column("v", DataType::Varchar(10)),
+                    column("d", DataType::Date),
+                ],
+                keys_type: KeysType::Duplicate,
+                distribution_columns: vec!["k".into()],
+                buckets: 4,
+                schema_version: 0,
+            },
+            projection: Some(vec![0, 2]),
+            predicate: None,
+            limit: Some(10),
+        }
+    }
+
+    #[test]
+    fn a_fragment_round_trips_and_its_leaf_reaches_the_resolver() -> DfResult<()> {
+        let leaf_exec: Arc<dyn ExecutionPlan> = Arc::new(TabletLeafExec::try_new(leaf())?);
+        assert_eq!(leaf_exec.schema().fields().len(), 2);
+        let predicate = Arc::new(BinaryExpr::new(
+            Arc::new(Column::new("k", 0)),
+            datafusion::logical_expr::Operator::Gt,
+            Arc::new(Literal::new(ScalarValue::Int32(Some(5)))),
+        ));
+        let plan: Arc<dyn ExecutionPlan> = Arc::new(FilterExec::try_new(predicate, leaf_exec)?);
+        let bytes = encode_fragment(plan.clone())?;
+
+        let seen: Arc<Mutex<Option<TabletLeaf>>> = Arc::default();
+        let seen2 = seen.clone();
+        let resolver: LeafResolver = Arc::new(move |l: &TabletLeaf| {
+            *seen2
+                .lock()
+                .map_err(|_| DataFusionError::Internal("lock".into()))? = Some(l.clone());
+            Ok(Arc::new(EmptyExec::new(l.output_schema()?)) as Arc<dyn ExecutionPlan>)
+        });
+        let ctx = SessionContext::new();
+        let decoded = decode_fragment(&bytes, &ctx.task_ctx(), resolver)?;
+        assert_eq!(decoded.name(), "FilterExec");
+        assert_eq!(decoded.schema(), plan.schema());
+        let got = seen
+            .lock()
+            .map_err(|_| DataFusionError::Internal("lock".into()))?
+            .clone();
+        assert_eq!(got, Some(leaf()));
+        Ok(())
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        let ctx = SessionContext::new();
+        let resolver: LeafResolver = Arc::new(|l: &TabletLeaf| {
+            Ok(Arc::new(EmptyExec::new(l.output_schema()?)) as Arc<dyn ExecutionPlan>)
+        });
+        for bytes in [&b""[..], b"\x0a\x05hello", b"\xff\xff\xff\xff"] {
+            assert!(decode_fragment(bytes, &ctx.task_ctx(), resolver.clone()).is_err());
+        }
+    }
+}

@@ -40,6 +40,7 @@ use tonic::Status;
 use tonic::transport::Channel;
 
 mod compaction;
+mod flight;
 mod load;
 
 const CLUSTER: i32 = 1234;

@@ -321,6 +321,7 @@ pub fn kill(fe: &Arc<Frontend>, session: &Session, query_only: bool, id: u64) ->
             format!("You are not owner of thread {id}"),
         ));
     }
+    fe.cancel_query(id as u32);
     if !query_only {
         crate::mysql_server::request_close(fe, id as u32);
     }

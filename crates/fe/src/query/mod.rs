@@ -25,6 +25,7 @@ use datafusion::catalog::CatalogProvider;
 use datafusion::catalog::MemoryCatalogProvider;
 use datafusion::catalog::MemorySchemaProvider;
 use datafusion::catalog::SchemaProvider;
+use datafusion::catalog::TableProvider;
 use datafusion::common::DataFusionError;
 use datafusion::common::TableReference;
 use datafusion::execution::SessionStateBuilder;
@@ -42,6 +43,7 @@ use crate::outcome::Outcome;
 use crate::outcome::RowSet;
 use crate::session::Session;
 
+pub mod info_schema;
 pub mod prune;
 pub mod pushdown;
 pub mod result;
@@ -50,6 +52,9 @@ pub mod scan;
 use scan::BackendInfo;
 use scan::ScanContext;
 use scan::TesseraTable;
+
+/// A table a query names: database, table name as written, provider.
+type NamedTable = (String, String, Arc<dyn TableProvider>);
 
 /// The catalog name StarRocks gives its own tables.
 pub const DEFAULT_CATALOG: &str = "default_catalog";
@@ -187,15 +192,45 @@ pub async fn execute(
     statement: SqlStatement,
     mode: Mode,
 ) -> Result<Outcome> {
+    guarded(fe, session, execute_inner(fe, session, statement, mode)).await
+}
+
+/// Runs `work` under the session's `query_timeout`, ending it early on `KILL QUERY`. Dropping
+/// the plan's streams stops its tasks and the backends' scans.
+async fn guarded<T>(
+    fe: &Arc<Frontend>,
+    session: &Session,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
     let timeout = Duration::from_secs(session.query_timeout_secs());
-    match tokio::time::timeout(timeout, execute_inner(fe, session, statement, mode)).await {
-        Ok(r) => r,
-        Err(_) => Err(Error::new(
-            StatusCode::Timeout,
-            format!(
-                "Query exceeded time limit of {} seconds (query_timeout)",
-                timeout.as_secs()
-            ),
+    let mut cancel = fe.query_cancel(session.connection_id);
+    if let Some(rx) = cancel.as_mut() {
+        rx.borrow_and_update();
+    }
+    let cancelled = async {
+        match cancel.as_mut() {
+            Some(rx) => {
+                if rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        r = tokio::time::timeout(timeout, work) => match r {
+            Ok(r) => r,
+            Err(_) => Err(Error::new(
+                StatusCode::Timeout,
+                format!(
+                    "Query exceeded time limit of {} seconds (query_timeout)",
+                    timeout.as_secs()
+                ),
+            )),
+        },
+        () = cancelled => Err(Error::new(
+            StatusCode::Cancelled,
+            "Query was cancelled (KILL QUERY)",
         )),
     }
 }
@@ -241,7 +276,6 @@ pub async fn collect(
     session: &Session,
     statement: SqlStatement,
 ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-    let timeout = Duration::from_secs(session.query_timeout_secs());
     let run = async {
         let (state, logical) = plan(fe, session, statement).await?;
         let physical = state
@@ -255,16 +289,7 @@ pub async fn collect(
             .map_err(df_error)?;
         Ok((schema, batches))
     };
-    match tokio::time::timeout(timeout, run).await {
-        Ok(r) => r,
-        Err(_) => Err(Error::new(
-            StatusCode::Timeout,
-            format!(
-                "Query exceeded time limit of {} seconds (query_timeout)",
-                timeout.as_secs()
-            ),
-        )),
-    }
+    guarded(fe, session, run).await
 }
 
 /// Snapshots the tables `statement` names and plans it (logical plan, optimized).
@@ -290,8 +315,14 @@ async fn plan(
     opts.sql_parser.default_null_ordering = "nulls_min".to_string();
     opts.execution.time_zone = Some("+00:00".to_string());
     let limit = usize::try_from(session.query_mem_limit()).unwrap_or(usize::MAX);
+    // No spilling to this FE's disk (StarRocks's default, enable_spill = false): a query past
+    // its memory limit fails with a clear error instead.
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_limit(limit, 1.0)
+        .with_disk_manager_builder(
+            datafusion::execution::disk_manager::DiskManagerBuilder::default()
+                .with_mode(datafusion::execution::disk_manager::DiskManagerMode::Disabled),
+        )
         .build_arc()
         .map_err(df_error)?;
     let state = SessionStateBuilder::new()
@@ -312,53 +343,58 @@ async fn plan(
         query_id: format!("{}-{}", session.connection_id, common::clock::now_ms()),
         connect_timeout: fe.rpc_timeout(),
     };
-    let tables = fe
-        .journal
-        .state
-        .read(|s| -> Result<Vec<(String, String, TesseraTable)>> {
-            let backends: HashMap<i64, BackendInfo> = s
-                .catalog
-                .backends
-                .values()
-                .map(|b| {
-                    (
-                        b.id,
-                        BackendInfo {
-                            addr: format!("{}:{}", b.host, b.status.brpc_port),
-                            alive: b.status.alive && b.status.brpc_port > 0,
-                        },
-                    )
-                })
-                .collect();
-            let backends = Arc::new(backends);
-            let mut out = Vec::new();
-            for r in &refs {
-                let (db_name, table_name) = resolve_ref(session, r)?;
-                let Some((_, db)) = lookup(&s.catalog.databases, &db_name) else {
-                    return Err(Error::new(
-                        StatusCode::DatabaseNotFound,
-                        format!("Unknown database '{db_name}'"),
-                    ));
-                };
-                let Some((_, table)) = lookup(&db.tables, &table_name) else {
-                    return Err(Error::new(
-                        StatusCode::TableNotFound,
-                        format!("Table '{}.{table_name}' doesn't exist", db.name),
-                    ));
-                };
+    let tables = fe.journal.state.read(|s| -> Result<Vec<NamedTable>> {
+        let backends: HashMap<i64, BackendInfo> = s
+            .catalog
+            .backends
+            .values()
+            .map(|b| {
+                (
+                    b.id,
+                    BackendInfo {
+                        addr: format!("{}:{}", b.host, b.status.brpc_port),
+                        alive: b.status.alive && b.status.brpc_port > 0,
+                    },
+                )
+            })
+            .collect();
+        let backends = Arc::new(backends);
+        let mut out = Vec::new();
+        for r in &refs {
+            let (db_name, table_name) = resolve_ref(session, r)?;
+            if db_name.eq_ignore_ascii_case(info_schema::INFORMATION_SCHEMA) {
                 out.push((
                     db_name,
-                    table_name,
-                    TesseraTable::new(
-                        db.name.clone(),
-                        table.clone(),
-                        backends.clone(),
-                        ctx.clone(),
-                    ),
+                    table_name.clone(),
+                    info_schema::table(&s.catalog, &table_name)?,
                 ));
+                continue;
             }
-            Ok(out)
-        })?;
+            let Some((_, db)) = lookup(&s.catalog.databases, &db_name) else {
+                return Err(Error::new(
+                    StatusCode::DatabaseNotFound,
+                    format!("Unknown database '{db_name}'"),
+                ));
+            };
+            let Some((_, table)) = lookup(&db.tables, &table_name) else {
+                return Err(Error::new(
+                    StatusCode::TableNotFound,
+                    format!("Table '{}.{table_name}' doesn't exist", db.name),
+                ));
+            };
+            out.push((
+                db_name,
+                table_name,
+                Arc::new(TesseraTable::new(
+                    db.name.clone(),
+                    table.clone(),
+                    backends.clone(),
+                    ctx.clone(),
+                )),
+            ));
+        }
+        Ok(out)
+    })?;
 
     let catalog = Arc::new(MemoryCatalogProvider::new());
     for (db, name, table) in tables {
@@ -371,9 +407,7 @@ async fn plan(
             }
         };
         if !schema.table_exist(&name) {
-            schema
-                .register_table(name, Arc::new(table))
-                .map_err(df_error)?;
+            schema.register_table(name, table).map_err(df_error)?;
         }
     }
     if let Some(db) = &session.database

@@ -261,3 +261,174 @@ pub fn buckets_to_read(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use common::schema::ColumnSchema;
+    use common::schema::DataType;
+    use common::schema::KeysType;
+    use common::schema::TableSchema;
+    use datafusion::logical_expr::col;
+    use datafusion::logical_expr::lit;
+    use meta::catalog::table::PartitionBound;
+    use meta::catalog::table::PartitionRange;
+    use meta::catalog::table::RangePartitioning;
+    use meta::catalog::table::Tablet;
+    use meta::catalog::table::WriteQuorum;
+
+    use super::*;
+
+    fn column(name: &str, data_type: DataType) -> ColumnSchema {
+        ColumnSchema {
+            name: name.into(),
+            data_type,
+            nullable: true,
+            is_key: false,
+            default: None,
+            comment: String::new(),
+        }
+    }
+
+    fn partition(name: &str, lower: Option<i128>, upper: Option<i128>, buckets: u32) -> Partition {
+        let bound = |v: i128| PartitionBound {
+            value: PartitionValue::Int(v),
+            text: v.to_string(),
+        };
+        Partition {
+            id: 1,
+            name: name.into(),
+            range: Some(PartitionRange {
+                lower: lower.map(bound),
+                upper: upper.map(bound),
+            }),
+            visible_version: 1,
+            visible_version_time_ms: 0,
+            next_version: 2,
+            buckets,
+            replication_num: 1,
+            tablets: (0..buckets)
+                .map(|i| Tablet {
+                    id: i64::from(i),
+                    replicas: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    /// `t (k INT, s VARCHAR, p INT)`, range-partitioned on p: [MIN, 10), [10, 20), [20, MAX);
+    /// distributed by (k, s) into 8 buckets.
+    fn table() -> Table {
+        Table {
+            id: 1,
+            name: "t".into(),
+            index_id: 1,
+            schema: TableSchema {
+                columns: vec![
+                    column("k", DataType::Int),
+                    column("s", DataType::Varchar(8)),
+                    column("p", DataType::Int),
+                ],
+                keys_type: KeysType::Duplicate,
+                distribution_columns: vec!["k".into(), "s".into()],
+                buckets: 8,
+                schema_version: 0,
+            },
+            partitioning: Some(RangePartitioning {
+                column: "p".into(),
+                data_type: DataType::Int,
+            }),
+            partitions: vec![
+                partition("p0", None, Some(10), 8),
+                partition("p1", Some(10), Some(20), 8),
+                partition("p2", Some(20), None, 8),
+            ],
+            replication_num: 1,
+            write_quorum: WriteQuorum::Majority,
+            replicated_storage: true,
+            comment: String::new(),
+            create_time_ms: 0,
+        }
+    }
+
+    fn matching(t: &Table, filters: &[Expr]) -> Vec<String> {
+        t.partitions
+            .iter()
+            .filter(|p| partition_may_match(t, p, filters))
+            .map(|p| p.name.clone())
+            .collect()
+    }
+
+    #[test]
+    fn range_filters_skip_partitions_that_cannot_match() {
+        let t = table();
+        assert_eq!(matching(&t, &[]), ["p0", "p1", "p2"]);
+        assert_eq!(matching(&t, &[col("p").eq(lit(15i32))]), ["p1"]);
+        assert_eq!(matching(&t, &[col("p").eq(lit(10i32))]), ["p1"]);
+        assert_eq!(matching(&t, &[col("p").lt(lit(10i32))]), ["p0"]);
+        assert_eq!(matching(&t, &[col("p").lt_eq(lit(10i32))]), ["p0", "p1"]);
+        assert_eq!(matching(&t, &[col("p").gt_eq(lit(20i32))]), ["p2"]);
+        assert_eq!(matching(&t, &[lit(5i32).gt(col("p"))]), ["p0"]);
+        assert_eq!(
+            matching(
+                &t,
+                &[col("p").gt_eq(lit(10i32)).and(col("p").lt(lit(20i32)))]
+            ),
+            ["p1"]
+        );
+        assert_eq!(
+            matching(&t, &[col("p").in_list(vec![lit(1i32), lit(25i32)], false)]),
+            ["p0", "p2"]
+        );
+        // Not a plain comparison with a literal of the column's type: nothing is skipped.
+        assert_eq!(matching(&t, &[col("p").eq(lit(15i64))]), ["p0", "p1", "p2"]);
+        assert_eq!(
+            matching(&t, &[(col("p") + lit(1i32)).eq(lit(15i32))]),
+            ["p0", "p1", "p2"]
+        );
+        assert_eq!(
+            matching(&t, &[col("p").eq(lit(15i32)).or(col("p").eq(lit(25i32)))]),
+            ["p0", "p1", "p2"]
+        );
+        // A filter on another column does not prune partitions.
+        assert_eq!(matching(&t, &[col("k").eq(lit(15i32))]), ["p0", "p1", "p2"]);
+    }
+
+    #[test]
+    fn equality_on_every_distribution_column_picks_the_loads_bucket() {
+        let t = table();
+        let p = &t.partitions[0];
+        let expected = bucket_of(&[KeyValue::Int(7), KeyValue::Str(b"ab")], 8);
+        let filters = [col("k").eq(lit(7i32)), col("s").eq(lit("ab"))];
+        assert_eq!(
+            buckets_to_read(&t, p, &filters),
+            Some(BTreeSet::from([expected]))
+        );
+        // Both orders of operands and a conjunction in one filter.
+        let filters = [lit(7i32).eq(col("k")).and(col("s").eq(lit("ab")))];
+        assert_eq!(
+            buckets_to_read(&t, p, &filters),
+            Some(BTreeSet::from([expected]))
+        );
+        // IN lists give the union.
+        let filters = [
+            col("k").in_list(vec![lit(7i32), lit(8i32)], false),
+            col("s").eq(lit("ab")),
+        ];
+        let both = BTreeSet::from([
+            expected,
+            bucket_of(&[KeyValue::Int(8), KeyValue::Str(b"ab")], 8),
+        ]);
+        assert_eq!(buckets_to_read(&t, p, &filters), Some(both));
+        // One distribution column unconstrained: every bucket.
+        assert_eq!(buckets_to_read(&t, p, &[col("k").eq(lit(7i32))]), None);
+        // A literal of another type than the column's: every bucket.
+        let filters = [col("k").eq(lit(7i64)), col("s").eq(lit("ab"))];
+        assert_eq!(buckets_to_read(&t, p, &filters), None);
+        // NOT IN does not pin values.
+        let filters = [
+            col("k").in_list(vec![lit(7i32)], true),
+            col("s").eq(lit("ab")),
+        ];
+        assert_eq!(buckets_to_read(&t, p, &filters), None);
+    }
+}

@@ -236,3 +236,54 @@ fn an_observer_reads_its_own_write_and_insert_select_copies() {
         vec!["2"]
     );
 }
+
+#[test]
+fn timeouts_kill_query_and_memory_limits_end_a_query_not_the_node() {
+    let mut c = Cluster::new("qlimits");
+    start(&mut c, (1, 0), &[1, 2, 3]);
+    for n in 0..4 {
+        insert_range(&c, 1, n * 500, 500);
+    }
+    // 2000^3 rows: far longer than any bound below.
+    const SLOW: &str = "SELECT count(*) FROM q.t a, q.t b, q.t c WHERE a.x + b.x + c.x >= 0";
+
+    phase!("query_timeout");
+    let started = Instant::now();
+    let r = c.session(1, &["SET query_timeout = 1", SLOW]);
+    let e = r[1].as_ref().expect_err("the query times out");
+    assert!(e.message.contains("query_timeout"), "{e:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+
+    phase!("KILL QUERY from another connection");
+    let addr = ip(1);
+    let runner = std::thread::spawn(move || {
+        tessera_testkit::mysql_session(&addr, QUERY_PORT, "root", "", &[SLOW])
+    });
+    let id = wait_until(WAIT, "the slow query in SHOW PROCESSLIST", || {
+        let rows = c.sql(1, "SHOW PROCESSLIST").ok()?;
+        rows.maps()
+            .into_iter()
+            .find(|m| m.get("Info").is_some_and(|i| i.contains("q.t a, q.t b")))
+            .map(|m| m["Id"].clone())
+    });
+    c.sql_ok(1, &format!("KILL QUERY {id}"));
+    let r = runner.join().expect("runner");
+    let e = r[0].as_ref().expect_err("the query is cancelled");
+    assert_eq!(e.code, 1317, "{e:?}");
+
+    phase!("a query past exec_mem_limit fails with 1038; the FE stays up");
+    let r = c.session(
+        1,
+        &[
+            "SET exec_mem_limit = 1048576",
+            "SELECT a.k, b.k FROM q.t a, q.t b ORDER BY a.x, b.x LIMIT 1 OFFSET 3000000",
+        ],
+    );
+    let e = r[1].as_ref().expect_err("out of memory");
+    assert_eq!(e.code, 1038, "{e:?}");
+    assert_eq!(count_and_sum(1), Ok((2000, 1999 * 2000 / 2)));
+}

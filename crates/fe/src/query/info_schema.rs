@@ -1,0 +1,311 @@
+//! `information_schema.schemata`, `.tables` and `.columns`, as MySQL clients and BI tools
+//! query them, built from the same catalog read as the query's other tables.
+//!
+//! Column names are lower case: unquoted identifiers are folded to lower case when a query is
+//! planned, so `SELECT TABLE_NAME FROM information_schema.TABLES` finds them.
+
+use std::sync::Arc;
+
+use arrow::array::ArrayRef;
+use arrow::array::Int64Builder;
+use arrow::array::StringBuilder;
+use arrow::datatypes::DataType as ArrowType;
+use arrow::datatypes::Field;
+use arrow::datatypes::Schema;
+use arrow::record_batch::RecordBatch;
+use common::Error;
+use common::Result;
+use common::StatusCode;
+use common::schema::DataType;
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::MemTable;
+use meta::catalog::Catalog;
+
+use super::DEFAULT_CATALOG;
+
+/// The name of the system database.
+pub const INFORMATION_SCHEMA: &str = "information_schema";
+
+/// The tables it has.
+pub const TABLES: &[&str] = &["schemata", "tables", "columns"];
+
+enum Col {
+    Text(StringBuilder),
+    Int(Int64Builder),
+}
+
+struct Builder {
+    fields: Vec<Field>,
+    cols: Vec<Col>,
+}
+
+impl Builder {
+    fn new(spec: &[(&str, bool)]) -> Self {
+        Builder {
+            fields: spec
+                .iter()
+                .map(|(n, int)| {
+                    Field::new(
+                        *n,
+                        if *int {
+                            ArrowType::Int64
+                        } else {
+                            ArrowType::Utf8
+                        },
+                        true,
+                    )
+                })
+                .collect(),
+            cols: spec
+                .iter()
+                .map(|(_, int)| {
+                    if *int {
+                        Col::Int(Int64Builder::new())
+                    } else {
+                        Col::Text(StringBuilder::new())
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// Appends a row: `Some(text)` / `None` per column; integer columns parse the text.
+    fn row(&mut self, values: &[Option<String>]) {
+        for (col, v) in self.cols.iter_mut().zip(values) {
+            match col {
+                Col::Text(b) => b.append_option(v.as_deref()),
+                Col::Int(b) => b.append_option(v.as_deref().and_then(|s| s.parse::<i64>().ok())),
+            }
+        }
+    }
+
+    fn finish(self) -> Result<Arc<dyn TableProvider>> {
+        let schema = Arc::new(Schema::new(self.fields));
+        let arrays: Vec<ArrayRef> = self
+            .cols
+            .into_iter()
+            .map(|c| -> ArrayRef {
+                match c {
+                    Col::Text(mut b) => Arc::new(b.finish()),
+                    Col::Int(mut b) => Arc::new(b.finish()),
+                }
+            })
+            .collect();
+        let batch = RecordBatch::try_new(schema.clone(), arrays)
+            .map_err(|e| Error::new(StatusCode::Internal, e.to_string()))?;
+        let table = MemTable::try_new(schema, vec![vec![batch]])
+            .map_err(|e| Error::new(StatusCode::Internal, e.to_string()))?;
+        Ok(Arc::new(table))
+    }
+}
+
+fn s(v: impl Into<String>) -> Option<String> {
+    Some(v.into())
+}
+
+/// MySQL's `DATA_TYPE` (the bare type name) of a column type.
+fn data_type_name(t: DataType) -> &'static str {
+    match t {
+        DataType::Boolean => "boolean",
+        DataType::TinyInt => "tinyint",
+        DataType::SmallInt => "smallint",
+        DataType::Int => "int",
+        DataType::BigInt => "bigint",
+        DataType::LargeInt => "largeint",
+        DataType::Float => "float",
+        DataType::Double => "double",
+        DataType::Decimal { .. } => "decimal",
+        DataType::Date => "date",
+        DataType::DateTime => "datetime",
+        DataType::Char(_) => "char",
+        DataType::Varchar(_) | DataType::String => "varchar",
+    }
+}
+
+/// `information_schema.<name>` over `catalog`.
+pub fn table(catalog: &Catalog, name: &str) -> Result<Arc<dyn TableProvider>> {
+    match name.to_ascii_lowercase().as_str() {
+        "schemata" => {
+            let mut b = Builder::new(&[
+                ("catalog_name", false),
+                ("schema_name", false),
+                ("default_character_set_name", false),
+                ("default_collation_name", false),
+                ("sql_path", false),
+            ]);
+            let mut names: Vec<&str> = vec![INFORMATION_SCHEMA];
+            names.extend(catalog.databases.keys().map(String::as_str));
+            for db in names {
+                b.row(&[
+                    s(DEFAULT_CATALOG),
+                    s(db),
+                    s("utf8"),
+                    s("utf8_general_ci"),
+                    None,
+                ]);
+            }
+            b.finish()
+        }
+        "tables" => {
+            let mut b = Builder::new(&[
+                ("table_catalog", false),
+                ("table_schema", false),
+                ("table_name", false),
+                ("table_type", false),
+                ("engine", false),
+                ("version", true),
+                ("row_format", false),
+                ("table_rows", true),
+                ("avg_row_length", true),
+                ("data_length", true),
+                ("max_data_length", true),
+                ("index_length", true),
+                ("data_free", true),
+                ("auto_increment", true),
+                ("create_time", false),
+                ("update_time", false),
+                ("check_time", false),
+                ("table_collation", false),
+                ("checksum", true),
+                ("create_options", false),
+                ("table_comment", false),
+            ]);
+            for t in TABLES {
+                b.row(&[
+                    s(DEFAULT_CATALOG),
+                    s(INFORMATION_SCHEMA),
+                    s(*t),
+                    s("SYSTEM VIEW"),
+                    s("MEMORY"),
+                    s("10"),
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    s("utf8_general_ci"),
+                    None,
+                    None,
+                    s(""),
+                ]);
+            }
+            for db in catalog.databases.values() {
+                for t in db.tables.values() {
+                    // Row count and size as the replicas last reported them (one replica's
+                    // worth per tablet).
+                    let (rows, bytes) = t.tablets().fold((0i64, 0i64), |(r, d), (_, tablet)| {
+                        let first = tablet.replicas.first();
+                        (
+                            r + first.map_or(0, |x| x.row_count),
+                            d + first.map_or(0, |x| x.data_size),
+                        )
+                    });
+                    let avg = if rows > 0 { bytes / rows } else { 0 };
+                    b.row(&[
+                        s(DEFAULT_CATALOG),
+                        s(db.name.as_str()),
+                        s(t.name.as_str()),
+                        s("BASE TABLE"),
+                        s("StarRocks"),
+                        None,
+                        s("Fixed"),
+                        s(rows.to_string()),
+                        s(avg.to_string()),
+                        s(bytes.to_string()),
+                        None,
+                        None,
+                        None,
+                        None,
+                        s(common::clock::format_ms(t.create_time_ms)),
+                        None,
+                        None,
+                        s("utf8_general_ci"),
+                        None,
+                        s(""),
+                        s(t.comment.as_str()),
+                    ]);
+                }
+            }
+            b.finish()
+        }
+        "columns" => {
+            let mut b = Builder::new(&[
+                ("table_catalog", false),
+                ("table_schema", false),
+                ("table_name", false),
+                ("column_name", false),
+                ("ordinal_position", true),
+                ("column_default", false),
+                ("is_nullable", false),
+                ("data_type", false),
+                ("character_maximum_length", true),
+                ("character_octet_length", true),
+                ("numeric_precision", true),
+                ("numeric_scale", true),
+                ("datetime_precision", true),
+                ("character_set_name", false),
+                ("collation_name", false),
+                ("column_type", false),
+                ("column_key", false),
+                ("extra", false),
+                ("privileges", false),
+                ("column_comment", false),
+            ]);
+            for db in catalog.databases.values() {
+                for t in db.tables.values() {
+                    for (i, c) in t.schema.columns.iter().enumerate() {
+                        let (char_len, precision, scale) = match c.data_type {
+                            DataType::Char(n) | DataType::Varchar(n) => {
+                                (Some(i64::from(n)), None, None)
+                            }
+                            DataType::String => (Some(65533), None, None),
+                            DataType::Decimal { precision, scale } => {
+                                (None, Some(i64::from(precision)), Some(i64::from(scale)))
+                            }
+                            DataType::TinyInt => (None, Some(3), Some(0)),
+                            DataType::SmallInt => (None, Some(5), Some(0)),
+                            DataType::Int => (None, Some(10), Some(0)),
+                            DataType::BigInt => (None, Some(19), Some(0)),
+                            DataType::LargeInt => (None, Some(39), Some(0)),
+                            _ => (None, None, None),
+                        };
+                        let string = c.data_type.is_string();
+                        b.row(&[
+                            s(DEFAULT_CATALOG),
+                            s(db.name.as_str()),
+                            s(t.name.as_str()),
+                            s(c.name.as_str()),
+                            s((i + 1).to_string()),
+                            c.default.clone(),
+                            s(if c.nullable { "YES" } else { "NO" }),
+                            s(data_type_name(c.data_type)),
+                            char_len.map(|n| n.to_string()),
+                            char_len.map(|n| (n * 4).to_string()),
+                            precision.map(|n| n.to_string()),
+                            scale.map(|n| n.to_string()),
+                            matches!(c.data_type, DataType::DateTime).then(|| "0".to_string()),
+                            string.then(|| "utf8".to_string()),
+                            string.then(|| "utf8_general_ci".to_string()),
+                            s(c.data_type.to_string()),
+                            s(if c.is_key { "DUP" } else { "" }),
+                            s(""),
+                            s("select,insert,update,references"),
+                            s(c.comment.as_str()),
+                        ]);
+                    }
+                }
+            }
+            b.finish()
+        }
+        other => Err(Error::new(
+            StatusCode::TableNotFound,
+            format!("Table '{INFORMATION_SCHEMA}.{other}' doesn't exist"),
+        )),
+    }
+}
