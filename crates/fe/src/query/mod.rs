@@ -396,6 +396,9 @@ async fn plan(
         Ok(out)
     })?;
 
+    let mut statement = statement;
+    fold_column_case(&mut statement, &tables);
+
     let catalog = Arc::new(MemoryCatalogProvider::new());
     for (db, name, table) in tables {
         let schema = match catalog.schema(&db) {
@@ -424,6 +427,61 @@ async fn plan(
     let logical = state.statement_to_plan(statement).await.map_err(df_error)?;
     let logical = state.optimize(&logical).map_err(df_error)?;
     Ok((state, logical))
+}
+
+/// Column names are case-insensitive in StarRocks, but DataFusion folds unquoted identifiers
+/// to lower case and then matches exactly. An unquoted identifier that names a column of a
+/// referenced table in another case (`userid` for a column `UserId`) is rewritten to the
+/// column's own name, quoted, so it resolves; `SELECT *` keeps the names as created.
+fn fold_column_case(statement: &mut DfStatement, tables: &[NamedTable]) {
+    use std::ops::ControlFlow;
+
+    use sql::sqlparser::ast::Expr as SqlExpr;
+    use sql::sqlparser::ast::Ident;
+
+    let mut names: HashMap<String, Option<String>> = HashMap::new();
+    for (_, _, t) in tables {
+        for f in t.schema().fields() {
+            let name = f.name();
+            if name.chars().any(|c| c.is_uppercase()) {
+                let lower = name.to_lowercase();
+                names
+                    .entry(lower)
+                    .and_modify(|e| {
+                        if e.as_deref() != Some(name.as_str()) {
+                            *e = None; // ambiguous: two spellings
+                        }
+                    })
+                    .or_insert_with(|| Some(name.clone()));
+            }
+        }
+    }
+    if names.is_empty() {
+        return;
+    }
+    let fix = |ident: &mut Ident| {
+        if ident.quote_style.is_none()
+            && let Some(Some(real)) = names.get(&ident.value.to_lowercase())
+        {
+            ident.value = real.clone();
+            ident.quote_style = Some('"');
+        }
+    };
+    let DfStatement::Statement(inner) = statement else {
+        return;
+    };
+    let _ = sql::sqlparser::ast::visit_expressions_mut(inner.as_mut(), |e| {
+        match e {
+            SqlExpr::Identifier(i) => fix(i),
+            SqlExpr::CompoundIdentifier(parts) => {
+                if let Some(last) = parts.last_mut() {
+                    fix(last);
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
 }
 
 fn physical_text(plan: &Arc<dyn ExecutionPlan>) -> String {
