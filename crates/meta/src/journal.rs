@@ -162,14 +162,33 @@ impl Journal {
         let mut members = BTreeMap::new();
         members.insert(self.node_id, node);
         match self.raft.initialize(members).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {}
             Err(RaftError::APIError(e)) => {
                 // Already initialized (a restart between bootstrap and writing ROLE): fine.
                 tracing::info!(%e, "journal already initialized");
-                Ok(())
             }
-            Err(e) => Err(fatal(e)),
+            Err(e) => return Err(fatal(e)),
         }
+        // Until this node leads and has committed its first entry, the initial membership is
+        // not committed and a membership change (ALTER SYSTEM ADD FOLLOWER right after the
+        // first start) would be refused as "already undergoing a configuration change".
+        let me = self.node_id;
+        let committed = self
+            .raft
+            .wait(Some(Duration::from_secs(30)))
+            .metrics(
+                |m| {
+                    m.state == ServerState::Leader
+                        && m.current_leader == Some(me)
+                        && m.last_applied.as_ref().is_some_and(|l| l.index >= 1)
+                },
+                "the new cluster's first entry is committed",
+            )
+            .await;
+        if let Err(e) = committed {
+            tracing::warn!(%e, "the new cluster's leader is not ready yet");
+        }
+        Ok(())
     }
 
     /// The gRPC service that receives raft traffic for this node.

@@ -342,6 +342,7 @@ async fn plan(
         pool: fe.journal.pool.clone(),
         query_id: format!("{}-{}", session.connection_id, common::clock::now_ms()),
         connect_timeout: fe.rpc_timeout(),
+        held: Arc::default(),
     };
     let tables = fe.journal.state.read(|s| -> Result<Vec<NamedTable>> {
         let backends: HashMap<i64, BackendInfo> = s

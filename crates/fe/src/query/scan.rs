@@ -5,11 +5,12 @@
 //! sends the plan fragment (the tablet leaf plus whatever the [`super::pushdown`] rule moved
 //! onto it) to one replica over Arrow Flight and streams back the result. A replica that fails
 //! before its result has been passed on is replaced by the next one; results are held back
-//! (up to `RETRY_BUFFER_BYTES`) until the replica has finished, so a retry never duplicates
-//! rows.
+//! (up to `RETRY_BUFFER_BYTES` per tablet and `QUERY_RETRY_BUFFER_BYTES` per query) until
+//! the replica has finished, so a retry never duplicates rows.
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::Ordering as AtomicOrdering;
 use std::time::Duration;
 
 use arrow::datatypes::SchemaRef;
@@ -52,6 +53,8 @@ use super::prune;
 /// duplicating rows) up to this size; past it they are passed on and a failure fails the
 /// query.
 const RETRY_BUFFER_BYTES: usize = 64 * 1024 * 1024;
+/// All tablets of one query together hold back at most this much.
+const QUERY_RETRY_BUFFER_BYTES: usize = 256 * 1024 * 1024;
 
 /// How a scan reaches backends.
 #[derive(Clone)]
@@ -62,6 +65,8 @@ pub struct ScanContext {
     pub query_id: String,
     /// How long connecting to a replica and its first answer may take.
     pub connect_timeout: Duration,
+    /// Bytes held back by all of the query's scans (see [`QUERY_RETRY_BUFFER_BYTES`]).
+    pub held: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl fmt::Debug for ScanContext {
@@ -506,7 +511,10 @@ async fn read_replica(
         }
     };
     let mut held: Vec<RecordBatch> = Vec::new();
-    let mut held_bytes = 0usize;
+    let mut budget = Budget {
+        query: ctx.held.clone(),
+        bytes: 0,
+    };
     let mut passed_on = false;
     while let Some(item) = stream.next().await {
         let batch = match item {
@@ -543,10 +551,12 @@ async fn read_replica(
             }
             continue;
         }
-        held_bytes += batch.get_array_memory_size();
+        let query_held = budget.take(batch.get_array_memory_size());
         held.push(batch);
-        if held_bytes > RETRY_BUFFER_BYTES {
+        if budget.bytes > RETRY_BUFFER_BYTES || query_held > QUERY_RETRY_BUFFER_BYTES {
+            // Past the budget: pass the rows on; a failure from here on fails the query.
             passed_on = true;
+            budget.release();
             for b in held.drain(..) {
                 if tx.send(Ok(b)).await.is_err() {
                     return Err(ReplicaFailure::Gone);
@@ -554,12 +564,39 @@ async fn read_replica(
             }
         }
     }
+    budget.release();
     for b in held {
         if tx.send(Ok(b)).await.is_err() {
             return Err(ReplicaFailure::Gone);
         }
     }
     Ok(())
+}
+
+/// The bytes one replica read holds back, counted in the query's total until released (also
+/// when the read ends early).
+struct Budget {
+    query: Arc<std::sync::atomic::AtomicUsize>,
+    bytes: usize,
+}
+
+impl Budget {
+    /// Counts `n` more bytes; returns the query's total.
+    fn take(&mut self, n: usize) -> usize {
+        self.bytes += n;
+        self.query.fetch_add(n, AtomicOrdering::Relaxed) + n
+    }
+
+    fn release(&mut self) {
+        self.query.fetch_sub(self.bytes, AtomicOrdering::Relaxed);
+        self.bytes = 0;
+    }
+}
+
+impl Drop for Budget {
+    fn drop(&mut self) {
+        self.release();
+    }
 }
 
 fn flight_message(e: &arrow_flight::error::FlightError) -> String {
