@@ -35,9 +35,11 @@ const BATCH_ROWS: usize = 8192;
 /// ... or about this many bytes.
 const BATCH_BYTES: usize = 4 * 1024 * 1024;
 /// Every buffer is sent when all of them together hold about this many bytes.
-const TOTAL_BYTES: usize = 64 * 1024 * 1024;
-/// Messages queued per replica stream.
-const STREAM_QUEUE: usize = 4;
+const TOTAL_BYTES: usize = 32 * 1024 * 1024;
+/// Messages queued per replica stream. With tablets x replicas streams open, this (times
+/// the batch size) is most of a coordinator's memory, so it stays small: a full queue
+/// means the replica is the bottleneck and more queueing would not help.
+const STREAM_QUEUE: usize = 2;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a replica that ended its stream early gets to send the reply saying why.
 const REPLY_WAIT: Duration = Duration::from_secs(2);
