@@ -4,9 +4,10 @@
 //! rows, routes each to its partition and tablet, streams the tablets' batches to every replica
 //! (`WriteTablet`), and commits with the replicas that succeeded. The reply is StarRocks's JSON.
 //!
-//! Limits: the body is at most `streaming_load_max_mb`; a JSON value at most 100 MB; rows are
-//! buffered per tablet up to 8192 rows or 4 MB (64 MB for all tablets together), so memory
-//! does not grow with the body.
+//! Limits: the body is at most `streaming_load_max_mb`; a JSON value or a CSV row (say, after
+//! an `enclose` character that is never closed) at most 100 MB; rows are buffered per tablet
+//! up to 8192 rows or 4 MB (64 MB for all tablets together), so memory does not grow with the
+//! body.
 
 pub mod batch;
 pub mod error_log;
@@ -404,11 +405,17 @@ async fn load_body(
             column_separator,
             row_delimiter,
             skip_header,
-        } => Box::new(CsvReader::new(
-            column_separator.clone(),
-            row_delimiter.clone(),
-            *skip_header,
-        )),
+            enclose,
+            escape,
+            trim_space,
+        } => Box::new(
+            CsvReader::new(
+                column_separator.clone(),
+                row_delimiter.clone(),
+                *skip_header,
+            )
+            .quoting(*enclose, *escape, *trim_space),
+        ),
         Format::Json {
             strip_outer_array,
             jsonpaths,

@@ -34,6 +34,14 @@ pub enum Format {
         row_delimiter: Vec<u8>,
         /// Rows skipped at the start.
         skip_header: u64,
+        /// `enclose`: the byte that may wrap a field (`"`); inside it the separators are data
+        /// and a doubled enclose byte is one literal enclose byte.
+        enclose: Option<u8>,
+        /// `escape`: the byte that makes the next byte (or separator) literal (`\`).
+        escape: Option<u8>,
+        /// `trim_space`: spaces and tabs around each field are dropped (outside the enclose
+        /// characters when the field is enclosed).
+        trim_space: bool,
     },
     /// JSON objects.
     Json {
@@ -132,6 +140,29 @@ pub fn parse_separator(name: &str, text: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// A byte for a message: itself when printable, else escaped (`\t`, `\x01`).
+pub fn show_byte(b: u8) -> String {
+    if b.is_ascii_graphic() {
+        char::from(b).to_string()
+    } else {
+        b.escape_ascii().to_string()
+    }
+}
+
+/// Parses `enclose` or `escape`: one byte, given as itself or as `\xHH`.
+pub fn parse_csv_char(name: &str, text: &str) -> Result<u8, String> {
+    match text.as_bytes() {
+        [b] => Ok(*b),
+        [b'\\', b'x' | b'X', h, l] => std::str::from_utf8(&[*h, *l])
+            .ok()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+            .ok_or_else(|| format!("{name}: '{text}' is not a hex byte like \\x22")),
+        _ => Err(format!(
+            "{name} must be a single character, got '{text}' (one byte such as \" or \\, or \\xHH)"
+        )),
+    }
+}
+
 fn parse_bool(name: &str, v: &str) -> Result<bool, String> {
     if v.eq_ignore_ascii_case("true") {
         Ok(true)
@@ -202,10 +233,40 @@ impl LoadOptions {
                         .map_err(|_| format!("skip_header must be a number of rows, not '{s}'"))?,
                     None => 0,
                 };
+                let enclose = match raw_header(h, "enclose")? {
+                    Some(v) => Some(parse_csv_char("enclose", v)?),
+                    None => None,
+                };
+                let escape = match raw_header(h, "escape")? {
+                    Some(v) => Some(parse_csv_char("escape", v)?),
+                    None => None,
+                };
+                for (name, c) in [("enclose", enclose), ("escape", escape)] {
+                    if let Some(c) = c {
+                        for (other, bytes) in [
+                            ("column_separator", &column_separator),
+                            ("row_delimiter", &row_delimiter),
+                        ] {
+                            if bytes.contains(&c) {
+                                return Err(format!(
+                                    "{name} ('{}') cannot be a character of {other}",
+                                    show_byte(c)
+                                ));
+                            }
+                        }
+                    }
+                }
+                let trim_space = match header(h, "trim_space")? {
+                    Some(v) => parse_bool("trim_space", v)?,
+                    None => false,
+                };
                 Format::Csv {
                     column_separator,
                     row_delimiter,
                     skip_header,
+                    enclose,
+                    escape,
+                    trim_space,
                 }
             }
             "json" => {
@@ -290,8 +351,6 @@ impl LoadOptions {
             "temporary_partitions",
             "partial_update",
             "merge_condition",
-            "enclose",
-            "escape",
         ] {
             if header(h, unsupported)?.is_some_and(|v| !v.is_empty()) {
                 return Err(format!(
@@ -354,7 +413,10 @@ mod tests {
             Format::Csv {
                 column_separator: b"\t".to_vec(),
                 row_delimiter: b"\n".to_vec(),
-                skip_header: 0
+                skip_header: 0,
+                enclose: None,
+                escape: None,
+                trim_space: false,
             }
         );
         assert_eq!(o.timeout_seconds, 600);
@@ -370,10 +432,81 @@ mod tests {
             ("where", "a =", "where:"),
             ("strict_mode", "yes", "strict_mode"),
             ("partitions", "p1", "not supported"),
+            (
+                "enclose",
+                "ab",
+                "enclose must be a single character, got 'ab'",
+            ),
+            ("enclose", "", "enclose must be a single character, got ''"),
+            ("enclose", "é", "the enclose header is not valid text"),
+            (
+                "escape",
+                "\\\\",
+                "escape must be a single character, got '\\\\'",
+            ),
+            ("escape", "\\xzz", "escape: '\\xzz' is not a hex byte"),
+            (
+                "enclose",
+                "\t",
+                "enclose ('\\t') cannot be a character of column_separator",
+            ),
+            (
+                "trim_space",
+                "yes",
+                "trim_space must be true or false, not 'yes'",
+            ),
         ] {
             let err = LoadOptions::from_headers(&headers(&[(k, v)])).expect_err(k);
             assert!(err.contains(why), "{k}={v}: {err}");
         }
+    }
+
+    #[test]
+    fn csv_enclose_escape_trim_space() {
+        let o = LoadOptions::from_headers(&headers(&[
+            ("column_separator", ","),
+            ("enclose", "\""),
+            ("escape", "\\"),
+            ("trim_space", "TRUE"),
+        ]))
+        .expect("ok");
+        let Format::Csv {
+            enclose,
+            escape,
+            trim_space,
+            ..
+        } = o.format
+        else {
+            panic!("csv")
+        };
+        assert_eq!(
+            (enclose, escape, trim_space),
+            (Some(b'"'), Some(b'\\'), true)
+        );
+        let o = LoadOptions::from_headers(&headers(&[("enclose", "\\x27")])).expect("hex");
+        assert!(matches!(
+            o.format,
+            Format::Csv {
+                enclose: Some(b'\''),
+                ..
+            }
+        ));
+        // Neither may be part of a separator.
+        let err =
+            LoadOptions::from_headers(&headers(&[("column_separator", "||"), ("escape", "|")]))
+                .expect_err("escape in the separator");
+        assert!(
+            err.contains("escape ('|') cannot be a character of column_separator"),
+            "{err}"
+        );
+        let err = LoadOptions::from_headers(&headers(&[
+            ("row_delimiter", "\\r\\n"),
+            ("enclose", "\\x0d"),
+        ]));
+        assert!(err.is_err());
+        // JSON loads ignore them, as StarRocks does.
+        let o = LoadOptions::from_headers(&headers(&[("format", "json"), ("enclose", "\"")]));
+        assert!(o.is_ok());
     }
 
     #[test]

@@ -947,3 +947,159 @@ async fn stream_load_through_a_fake_leader() {
     handle.shutdown().await;
     let _ = stop_fe.send(());
 }
+
+/// (k, v) of every row of `tablet_id` at `version`.
+fn rows_at(handle: &BeHandle, tablet_id: i64, version: i64) -> Vec<(i32, Option<String>)> {
+    let read = handle
+        .backend
+        .storage
+        .read_at(tablet_id, version)
+        .expect("read at version");
+    let mut out = Vec::new();
+    for b in read.batches() {
+        let b = b.expect("batch");
+        let k = b
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int32Array>()
+            .expect("k is INT");
+        let v = b
+            .column(1)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("v is VARCHAR");
+        for i in 0..b.num_rows() {
+            out.push((k.value(i), (!v.is_null(i)).then(|| v.value(i).to_string())));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_load_csv_with_enclose_escape_and_trim_space() {
+    let _lock = machine_lock();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let txns = Arc::new(FakeTxns::default());
+    let (_reports, stop_fe) = fake_frontend_with(txns.clone()).await;
+    let handle = start(dir.path()).await;
+    assert!(heartbeat(hb(CLUSTER, BE, 1)).await.ok);
+    let mut c = backend_client(9060).await;
+    for t in [85_001, 85_002] {
+        create_load_tablet(&mut c, t).await;
+    }
+    txns.set_plan(vec![
+        PlanTablet {
+            tablet_id: 85_001,
+            replicas: vec![replica(BACKEND_ID, 8060)],
+        },
+        PlanTablet {
+            tablet_id: 85_002,
+            replicas: vec![replica(BACKEND_ID, 8060)],
+        },
+    ]);
+
+    // A quoted header, a separator and a newline inside quotes, a doubled quote, an enclosed
+    // empty string, NULL, an escaped separator and blanks around fields; sent chunked, 5
+    // bytes at a time, so quoted fields span chunks.
+    let body = b"\"k\",\"v\"\n1,\"a,b\"\n2,\"x\ny\"\n 3 , \"q\"\"t\" \n4,\"\"\n5,\\N\n6,c\\,d\n";
+    let (status, text) = tokio::task::spawn_blocking(move || {
+        put(
+            "/api/db1/t1/_stream_load",
+            &[
+                ROOT,
+                ("label", "quoted_1"),
+                ("column_separator", ","),
+                ("skip_header", "1"),
+                ("enclose", "\""),
+                ("escape", "\\"),
+                ("trim_space", "true"),
+            ],
+            body,
+            true,
+        )
+    })
+    .await
+    .expect("client task");
+    assert_eq!(status, 200, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(v["Status"], "Success", "{v}");
+    assert_eq!(
+        (
+            &v["NumberTotalRows"],
+            &v["NumberLoadedRows"],
+            &v["NumberFilteredRows"]
+        ),
+        (&6.into(), &6.into(), &0.into()),
+        "{v}"
+    );
+    let mut rows = rows_at(&handle, 85_001, 2);
+    rows.extend(rows_at(&handle, 85_002, 2));
+    rows.sort();
+    let s = |t: &str| Some(t.to_string());
+    assert_eq!(
+        rows,
+        [
+            (1, s("a,b")),
+            (2, s("x\ny")),
+            (3, s("q\"t")),
+            (4, s("")),
+            (5, None),
+            (6, s("c,d")),
+        ]
+    );
+
+    // An enclose character that is never closed filters its row, which runs to the end of the
+    // body (so 9 is in it), with why.
+    let h = |pairs: &[(&'static str, &str)]| -> Vec<(&'static str, String)> {
+        pairs.iter().map(|(k, v)| (*k, v.to_string())).collect()
+    };
+    let v = load_http(
+        h(&[
+            ROOT,
+            ("column_separator", ","),
+            ("enclose", "\""),
+            ("max_filter_ratio", "0.5"),
+        ]),
+        b"7,ok\n8,\"open\n9,x\n".to_vec(),
+    )
+    .await;
+    assert_eq!(v["Status"], "Success", "{v}");
+    assert_eq!(
+        (&v["NumberLoadedRows"], &v["NumberFilteredRows"]),
+        (&1.into(), &1.into()),
+        "{v}"
+    );
+    let url = v["ErrorURL"].as_str().expect("ErrorURL").to_string();
+    let path = url
+        .split_once("8040")
+        .map(|(_, p)| p.to_string())
+        .expect("url path");
+    let (status, log) = http_get(&path);
+    assert_eq!(status, 200, "{log}");
+    assert!(
+        log.contains("column 2 starts with the enclose character `\"` but the data ends"),
+        "{log}"
+    );
+
+    // Bad values are refused before anything is read, naming the header.
+    for (k, val, why) in [
+        (
+            "enclose",
+            "ab",
+            "enclose must be a single character, got 'ab'",
+        ),
+        ("escape", "\\\\", "escape must be a single character"),
+        ("trim_space", "maybe", "trim_space must be true or false"),
+    ] {
+        let v = load_http(h(&[ROOT, (k, val)]), b"1\ta\n".to_vec()).await;
+        assert_eq!(v["Status"], "Fail", "{v}");
+        assert_eq!(v["TxnId"], -1, "{v}");
+        assert!(
+            v["Message"].as_str().is_some_and(|m| m.contains(why)),
+            "{v}"
+        );
+    }
+    drop(c);
+    handle.shutdown().await;
+    let _ = stop_fe.send(());
+}
