@@ -3,6 +3,7 @@
 #   bash bench/run.sh fe_failover [args...]   # or bench/fe_failover.sh
 #   bash bench/run.sh fe_commit   [args...]   # or bench/fe_commit.sh
 #   bash bench/run.sh stream_load [args...]   # or bench/stream_load.sh
+#   bash bench/run.sh query       [args...]   # or bench/query.sh
 # fe_failover / fe_commit: installs etcd (Debian's etcd-server) if missing, builds the release
 # binaries, waits (bounded) for a quiet machine, runs the benchmark against a fresh 3-FE
 # Tessera cluster (127.0.0.1-3, StarRocks's ports) and a fresh 3-member etcd cluster
@@ -11,6 +12,8 @@
 # stream_load: installs PyPI duckdb and tpchgen-cli into a venv, generates (once, cached) the
 # TPC-H lineitem file, builds, waits for a quiet machine, then loads the file into fresh
 # 1-FE + 3-BE Tessera clusters (127.0.0.1-3) by Stream Load and into DuckDB. No etcd.
+# query: like stream_load, but all eight TPC-H tables, loaded once into 3-replica tables of one
+# 1-FE + 3-BE cluster and into DuckDB's tables; then the 22 TPC-H queries on both, side by side.
 # Extra args go to the bench binary (try `--help`), e.g. `--reps 1`.
 #
 # Environment:
@@ -22,17 +25,17 @@
 #   TESSERA_BENCH_SKIP_BUILD  1: use the binaries already built in the target dir
 #   TESSERA_BENCH_RESULTS     directory for the JSON lines and the printed tables
 #                             (default /tmp/tessera-bench-results)
-#   TESSERA_BENCH_VENV        stream_load: the venv for duckdb + tpchgen-cli
+#   TESSERA_BENCH_VENV        stream_load, query: the venv for duckdb + tpchgen-cli
 #                             (default ~/.cache/tessera-bench-venv)
-#   TESSERA_BENCH_DATA        stream_load: generated files are kept here
+#   TESSERA_BENCH_DATA        stream_load, query: generated files are kept here
 #                             (default ~/.cache/tessera-bench-data)
 # Never run in CI: benchmarks are on demand.
 set -euo pipefail
 
 name="${1:-}"
 case "$name" in
-  fe_failover|fe_commit|stream_load) shift ;;
-  *) echo "usage: bash bench/run.sh fe_failover|fe_commit|stream_load [bench args...]" >&2; exit 2 ;;
+  fe_failover|fe_commit|stream_load|query) shift ;;
+  *) echo "usage: bash bench/run.sh fe_failover|fe_commit|stream_load|query [bench args...]" >&2; exit 2 ;;
 esac
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -52,8 +55,10 @@ as_root() {
 }
 
 # 1. The peer: etcd (Debian 12: etcd-server / etcd-client 3.4.x; the package's own service is
-#    not used), or for stream_load DuckDB and tpchgen-cli from PyPI in a venv.
-if [ "$name" = stream_load ]; then
+#    not used), or for stream_load and query DuckDB and tpchgen-cli from PyPI in a venv.
+with_bes=""
+case "$name" in stream_load|query) with_bes=yes ;; esac
+if [ -n "$with_bes" ]; then
   if ! "$venv/bin/python" -c 'import duckdb' >/dev/null 2>&1 || [ ! -x "$venv/bin/tpchgen-cli" ]; then
     echo "== installing $duckdb_pin $tpchgen_pin into $venv" >&2
     python3 -m venv "$venv"
@@ -91,6 +96,13 @@ bench_args=()
 if [ "$name" = stream_load ]; then
   bench_args=(--python "$venv/bin/python" --tpchgen "$venv/bin/tpchgen-cli"
     --duckdb-script "$repo/bench/stream_load_duckdb.py" --data-dir "$data")
+fi
+if [ "$name" = query ]; then
+  bench_args=(--python "$venv/bin/python" --tpchgen "$venv/bin/tpchgen-cli"
+    --duckdb-script "$repo/bench/query_duckdb.py" --queries-dir "$repo/bench/queries/tpch"
+    --data-dir "$data")
+fi
+if [ -n "$with_bes" ]; then
   # Generate (or find) the data files before waiting for a quiet machine.
   "$bin/$name" --tessera-bin "$tessera" --work /nonexistent "${bench_args[@]}" --prepare-only "$@"
 fi
@@ -117,7 +129,7 @@ ports_busy() {
   local ips="" i pat="" ip p
   for i in 0 1 2; do ips="$ips 127.0.0.$((ip_base + i))"; done
   for ip in $ips; do for p in 9010 9020 9030 8030; do pat="$pat|$ip:$p\$"; done; done
-  if [ "$name" = stream_load ]; then
+  if [ -n "$with_bes" ]; then
     for ip in $ips; do for p in 9060 9050 8040 8060; do pat="$pat|$ip:$p\$"; done; done
     pat="$pat|0.0.0.0:(9010|9020|9030|8030|9060|9050|8040|8060)\$"
   else

@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use crate::cluster::Cluster;
 use crate::http::HttpConn;
 use crate::procs::Proc;
+use crate::tessera::TesseraCluster;
 use crate::tessera::sql;
 use crate::wait_for;
 
@@ -160,6 +162,53 @@ impl Backends {
     /// Every BE's PID.
     pub fn pids(&self) -> HashSet<u32> {
         self.nodes.iter().filter_map(|n| n.proc.pid()).collect()
+    }
+}
+
+/// The cluster of the load and query benches: 1 FE and 3 BEs, BE i on
+/// 127.0.0.(ip_base + i - 1), the FE beside BE 1; dropping it kills every process.
+pub struct LoadCluster {
+    /// The FE (one).
+    pub fe: TesseraCluster,
+    /// The three BEs, joined and Alive.
+    pub bes: Backends,
+    /// The BEs' addresses, in start order.
+    pub ips: Vec<String>,
+}
+
+impl LoadCluster {
+    /// Starts the FE, then the 3 BEs (work files under `work`), adds them with
+    /// `ALTER SYSTEM ADD BACKEND` and waits until `SHOW BACKENDS` has them all Alive.
+    pub async fn start(
+        bin: &Path,
+        work: &Path,
+        pid_file: &Path,
+        ip_base: u8,
+    ) -> anyhow::Result<LoadCluster> {
+        let fe = TesseraCluster::start_n(bin, work, pid_file, ip_base, 1).await?;
+        let ips: Vec<String> = (0..3u8)
+            .map(|i| format!("127.0.0.{}", ip_base + i))
+            .collect();
+        let bes = Backends::start(bin, work, pid_file, &ips).await?;
+        bes.join(&fe.query_addr(0)).await?;
+        Ok(LoadCluster { fe, bes, ips })
+    }
+
+    /// The FE's MySQL address.
+    pub fn query_addr(&self) -> String {
+        self.fe.query_addr(0)
+    }
+
+    /// The FE's HTTP address (Stream Load).
+    pub fn http_addr(&self) -> String {
+        self.fe.http_addr(0)
+    }
+
+    /// Every FE and BE PID.
+    pub fn server_pids(&self) -> HashSet<u32> {
+        let mut p = self.bes.pids();
+        p.extend(self.fe.server_pids());
+        p
     }
 }
 

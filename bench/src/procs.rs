@@ -7,6 +7,8 @@ use std::io::Write;
 use std::path::Path;
 use std::path::PathBuf;
 use std::process::Child;
+use std::process::ChildStdin;
+use std::process::ChildStdout;
 use std::process::Command;
 use std::process::Stdio;
 use std::time::Instant;
@@ -36,10 +38,43 @@ impl Proc {
             .open(log)
             .with_context(|| format!("open {}", log.display()))?;
         let err = out.try_clone()?;
-        let child = cmd
-            .stdin(Stdio::null())
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::from(out))
-            .stderr(Stdio::from(err))
+            .stderr(Stdio::from(err));
+        Self::spawn_cmd(name, cmd, log, pid_file)
+    }
+
+    /// Spawns `cmd` with its stdin and stdout piped to us (stderr appended to `log`) and
+    /// records its PID in `pid_file`: for a helper process driven over its stdin.
+    pub fn spawn_piped(
+        name: &str,
+        cmd: &mut Command,
+        log: &Path,
+        pid_file: &Path,
+    ) -> anyhow::Result<(Proc, ChildStdin, ChildStdout)> {
+        let err = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .with_context(|| format!("open {}", log.display()))?;
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(err));
+        let mut p = Self::spawn_cmd(name, cmd, log, pid_file)?;
+        let child = p.child.as_mut().context("no child")?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            anyhow::bail!("{name}: no stdin/stdout pipe");
+        };
+        Ok((p, stdin, stdout))
+    }
+
+    fn spawn_cmd(
+        name: &str,
+        cmd: &mut Command,
+        log: &Path,
+        pid_file: &Path,
+    ) -> anyhow::Result<Proc> {
+        let child = cmd
             .spawn()
             .with_context(|| format!("spawn {name}: {cmd:?}"))?;
         let mut pids = OpenOptions::new()

@@ -61,6 +61,25 @@ pub struct LoadOutcome {
     pub total: Duration,
 }
 
+impl LoadOutcome {
+    /// Fails, showing the reply, unless the load answered HTTP 200 with `"Status":
+    /// "Success"` and `NumberLoadedRows` equal to `rows`; `what` names the load.
+    pub fn ensure_loaded(&self, what: &str, rows: u64) -> anyhow::Result<()> {
+        if self.status != 200
+            || self.reply["Status"].as_str() != Some("Success")
+            || self.reply["NumberLoadedRows"].as_u64() != Some(rows)
+        {
+            anyhow::bail!(
+                "Stream Load of {what} failed: HTTP {} via {:?}, expected {rows} loaded rows; reply:\n{}",
+                self.status,
+                self.coordinator,
+                self.reply_text
+            );
+        }
+        Ok(())
+    }
+}
+
 struct Head {
     status: u16,
     headers: Vec<(String, String)>,

@@ -6,8 +6,6 @@
 //! Run it through `bench/run.sh stream_load` (see docs/benchmarks.md).
 
 use std::collections::HashSet;
-use std::io::Read;
-use std::path::Path;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -15,7 +13,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
-use tessera_bench::backend::Backends;
+use tessera_bench::backend::LoadCluster;
 use tessera_bench::backend::replica_rows;
 use tessera_bench::cluster::Cluster;
 use tessera_bench::cpu;
@@ -26,31 +24,15 @@ use tessera_bench::report::fmt;
 use tessera_bench::report::min_med_max;
 use tessera_bench::report::print_table;
 use tessera_bench::report::ratio;
+use tessera_bench::settle_disk;
 use tessera_bench::stream_load::LoadRequest;
 use tessera_bench::stream_load::stream_load;
-use tessera_bench::tessera::TesseraCluster;
 use tessera_bench::tessera::sql;
+use tessera_bench::tpch;
+use tessera_bench::tpch::Dataset;
 
 const DB: &str = "tpch";
 const TABLE: &str = "lineitem";
-const COLUMNS: [&str; 16] = [
-    "l_orderkey",
-    "l_partkey",
-    "l_suppkey",
-    "l_linenumber",
-    "l_quantity",
-    "l_extendedprice",
-    "l_discount",
-    "l_tax",
-    "l_returnflag",
-    "l_linestatus",
-    "l_shipdate",
-    "l_commitdate",
-    "l_receiptdate",
-    "l_shipinstruct",
-    "l_shipmode",
-    "l_comment",
-];
 const MB: f64 = 1e6;
 const MIB: f64 = 1024.0;
 
@@ -118,95 +100,9 @@ struct Args {
     load_timeout_secs: u64,
 }
 
-/// One generated lineitem file.
-#[derive(Debug, Clone)]
-struct Dataset {
-    scale: String,
-    path: PathBuf,
-    bytes: u64,
-    rows: u64,
-}
-
-fn count_lines(path: &Path) -> anyhow::Result<u64> {
-    let mut f = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut n = 0u64;
-    loop {
-        let r = f.read(&mut buf)?;
-        if r == 0 {
-            return Ok(n);
-        }
-        n += buf[..r].iter().filter(|&&b| b == b'\n').count() as u64;
-    }
-}
-
-/// Finds the cached file for `scale`, or generates it with tpchgen-cli (once).
+/// Finds the cached lineitem file for `scale`, or generates it with tpchgen-cli (once).
 fn ensure_data(args: &Args, scale: &str) -> anyhow::Result<Dataset> {
-    let sf: f64 = scale
-        .parse()
-        .with_context(|| format!("scale factor {scale:?}"))?;
-    anyhow::ensure!(
-        sf > 0.0 && sf.is_finite(),
-        "scale factor {scale} must be > 0"
-    );
-    let scale = format!("{sf}");
-    let dir = args.data_dir.join(format!("sf{scale}"));
-    let file = dir.join(format!("lineitem.{}", args.format));
-    let rows_file = dir.join(format!("lineitem.{}.rows", args.format));
-    if let (Ok(meta), Ok(rows)) = (
-        std::fs::metadata(&file),
-        std::fs::read_to_string(&rows_file),
-    ) && let Ok(rows) = rows.trim().parse::<u64>()
-    {
-        return Ok(Dataset {
-            scale,
-            path: file,
-            bytes: meta.len(),
-            rows,
-        });
-    }
-    let tmp = dir.join(format!(".gen-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).with_context(|| format!("create {}", tmp.display()))?;
-    eprintln!(
-        "generating TPC-H lineitem SF {scale} ({}) into {} ...",
-        args.format,
-        dir.display()
-    );
-    let t0 = Instant::now();
-    let st = Command::new(&args.tpchgen)
-        .arg(&args.format)
-        .args(["-s", &scale, "--tables", "lineitem", "-q", "-o"])
-        .arg(&tmp)
-        .status()
-        .with_context(|| format!("run {}", args.tpchgen.display()))?;
-    anyhow::ensure!(st.success(), "{} failed: {st}", args.tpchgen.display());
-    std::fs::rename(tmp.join(format!("lineitem.{}", args.format)), &file)
-        .with_context(|| format!("move the generated file to {}", file.display()))?;
-    let _ = std::fs::remove_dir_all(&tmp);
-    let lines = count_lines(&file)?;
-    let rows = if args.format == "csv" {
-        lines.saturating_sub(1)
-    } else {
-        lines
-    };
-    std::fs::write(&rows_file, format!("{rows}\n"))?;
-    let bytes = std::fs::metadata(&file)?.len();
-    eprintln!(
-        "  {rows} rows, {:.1} MB in {:.1} s",
-        bytes as f64 / MB,
-        t0.elapsed().as_secs_f64()
-    );
-    Ok(Dataset {
-        scale,
-        path: file,
-        bytes,
-        rows,
-    })
-}
-
-/// Flushes dirty pages (the previous run's writes) so they do not land in the next window.
-fn settle_disk() {
-    let _ = Command::new("sync").status();
+    tpch::ensure_table(&args.tpchgen, &args.data_dir, scale, &args.format, TABLE)
 }
 
 #[derive(Debug, Clone)]
@@ -262,46 +158,9 @@ impl Run {
     }
 }
 
-fn ddl(quorum: &str, buckets: u32) -> String {
-    format!(
-        "CREATE TABLE `{DB}`.`{TABLE}` (
-  l_orderkey      BIGINT        NOT NULL,
-  l_partkey       INT           NOT NULL,
-  l_suppkey       INT           NOT NULL,
-  l_linenumber    INT           NOT NULL,
-  l_quantity      DECIMAL(15,2) NOT NULL,
-  l_extendedprice DECIMAL(15,2) NOT NULL,
-  l_discount      DECIMAL(15,2) NOT NULL,
-  l_tax           DECIMAL(15,2) NOT NULL,
-  l_returnflag    CHAR(1)       NOT NULL,
-  l_linestatus    CHAR(1)       NOT NULL,
-  l_shipdate      DATE          NOT NULL,
-  l_commitdate    DATE          NOT NULL,
-  l_receiptdate   DATE          NOT NULL,
-  l_shipinstruct  VARCHAR(25)   NOT NULL,
-  l_shipmode      VARCHAR(10)   NOT NULL,
-  l_comment       VARCHAR(44)   NOT NULL
-) DUPLICATE KEY(l_orderkey, l_partkey, l_suppkey, l_linenumber)
-DISTRIBUTED BY HASH(l_orderkey) BUCKETS {buckets}
-PROPERTIES (\"replication_num\" = \"3\", \"write_quorum\" = \"{}\")",
-        quorum.to_ascii_uppercase()
-    )
-}
-
-/// The Stream Load headers for the file format.
-fn load_headers(format: &str, label: &str) -> Vec<(String, String)> {
-    let mut h = vec![("label".to_string(), label.to_string())];
-    if format == "tbl" {
-        // dbgen ends every line with a separator: an 17th, empty field, read into a column
-        // that is not in the table (StarRocks's way of loading .tbl files).
-        h.push(("column_separator".into(), "|".into()));
-        h.push(("columns".into(), format!("{},l_dummy", COLUMNS.join(","))));
-    } else {
-        h.push(("column_separator".into(), ",".into()));
-        h.push(("skip_header".into(), "1".into()));
-        h.push(("enclose".into(), "\"".into()));
-    }
-    h
+fn ddl(quorum: &str, buckets: u32) -> anyhow::Result<String> {
+    let q = quorum.to_ascii_uppercase();
+    Ok(tpch::table(TABLE)?.starrocks_ddl(DB, buckets, &[("write_quorum", &q)]))
 }
 
 /// One Tessera load on a fresh cluster: 1 FE + 3 BEs, a new 3-replica table, one Stream Load.
@@ -317,23 +176,18 @@ async fn tessera_load(
     let dir = args.work.join(format!("tessera-{seq}"));
     std::fs::create_dir_all(&dir)?;
     let t_start = Instant::now();
-    let fe = TesseraCluster::start_n(&args.tessera_bin, &dir, &pid_file, args.ip_base, 1).await?;
-    let ips: Vec<String> = (0..3u8)
-        .map(|i| format!("127.0.0.{}", args.ip_base + i))
-        .collect();
-    let bes = Backends::start(&args.tessera_bin, &dir, &pid_file, &ips).await?;
-    let q = fe.query_addr(0);
-    bes.join(&q).await?;
+    let cluster = LoadCluster::start(&args.tessera_bin, &dir, &pid_file, args.ip_base).await?;
+    let (bes, ips) = (&cluster.bes, &cluster.ips);
+    let q = cluster.query_addr();
     sql(&q, &format!("CREATE DATABASE `{DB}`")).await?;
-    sql(&q, &ddl(quorum, args.buckets)).await?;
+    sql(&q, &ddl(quorum, args.buckets)?).await?;
     eprintln!(
         "  cluster up and table created in {:.1} s",
         t_start.elapsed().as_secs_f64()
     );
     settle_disk();
-    let fe_pids = fe.server_pids();
-    let mut servers: HashSet<u32> = bes.pids();
-    servers.extend(fe_pids.iter().copied());
+    let fe_pids = cluster.fe.server_pids();
+    let servers: HashSet<u32> = cluster.server_pids();
     let before: Vec<(String, procs::Mem)> = ips
         .iter()
         .filter_map(|ip| bes.pid_of(ip).and_then(procs::mem).map(|m| (ip.clone(), m)))
@@ -350,12 +204,12 @@ async fn tessera_load(
             .unwrap_or(0)
     );
     let req = LoadRequest {
-        fe_http: fe.http_addr(0),
+        fe_http: cluster.http_addr(),
         db: DB.into(),
         table: TABLE.into(),
         user: "root".into(),
         password: String::new(),
-        headers: load_headers(&args.format, &label),
+        headers: tpch::table(TABLE)?.load_headers(&args.format, &label),
     };
     let sampler = RssSampler::start(watched, Duration::from_millis(20));
     let a = cpu::snapshot();
@@ -370,18 +224,10 @@ async fn tessera_load(
         .map_err(|_| anyhow::anyhow!("no reply within {} s", args.load_timeout_secs))?
         .context("stream load")?;
     let usage = cpu::usage(&a, &b, &servers);
-    let reply = &out.reply;
-    let loaded = reply["NumberLoadedRows"].as_u64();
-    if out.status != 200 || reply["Status"].as_str() != Some("Success") || loaded != Some(ds.rows) {
-        anyhow::bail!(
-            "Stream Load of {} (write_quorum {quorum}) failed: HTTP {} via {:?}, expected {} loaded rows; reply:\n{}",
-            ds.path.display(),
-            out.status,
-            out.coordinator,
-            ds.rows,
-            out.reply_text
-        );
-    }
+    out.ensure_loaded(
+        &format!("{} (write_quorum {quorum})", ds.path.display()),
+        ds.rows,
+    )?;
     let coordinator = out
         .coordinator
         .as_deref()
@@ -433,8 +279,7 @@ async fn tessera_load(
         );
     }
     bes.check_alive()?;
-    drop(bes);
-    drop(fe);
+    drop(cluster);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(Run {
         system: "tessera",
