@@ -31,6 +31,7 @@ use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::FileScanConfigBuilder;
 use datafusion::datasource::physical_plan::ParquetSource;
 use datafusion::datasource::source::DataSourceExec;
+use datafusion::execution::TaskContext;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
@@ -83,6 +84,7 @@ fn df_status(e: DataFusionError) -> Status {
 fn leaf_plan(
     read: &TabletRead,
     leaf: &TabletLeaf,
+    task_ctx: &TaskContext,
 ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
     let table_schema = leaf.table_arrow_schema();
     storage::check_arrow_schema(&table_schema, &read.arrow_schema).map_err(|e| {
@@ -112,7 +114,8 @@ fn leaf_plan(
     }
     let mut source = ParquetSource::new(table_schema.clone());
     if let Some(bytes) = &leaf.predicate {
-        let expr = Expr::from_bytes(bytes)?;
+        // With the context's function registry: the predicate may call any function.
+        let expr = Expr::from_bytes_with_ctx(bytes, task_ctx)?;
         let df_schema = DFSchema::try_from(table_schema.as_ref().clone())?;
         let props = datafusion::execution::context::ExecutionProps::new();
         let physical = datafusion::physical_expr::create_physical_expr(
@@ -201,9 +204,10 @@ impl FlightService for FlightServiceImpl {
         let pin = read.pin();
         let read = Arc::new(read);
         let resolver_read = read.clone();
-        let resolver: query::LeafResolver =
-            Arc::new(move |leaf: &TabletLeaf| leaf_plan(&resolver_read, leaf));
         let task_ctx = self.ctx.task_ctx();
+        let resolver_ctx = task_ctx.clone();
+        let resolver: query::LeafResolver =
+            Arc::new(move |leaf: &TabletLeaf| leaf_plan(&resolver_read, leaf, &resolver_ctx));
         let plan = query::decode_fragment(&ticket.fragment, &task_ctx, resolver)
             .map_err(|e| Status::invalid_argument(format!("bad plan fragment: {e}")))?;
         let stream = plan.execute(0, task_ctx).map_err(df_status)?;

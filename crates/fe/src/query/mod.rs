@@ -44,6 +44,7 @@ use crate::outcome::RowSet;
 use crate::session::Session;
 
 pub mod info_schema;
+pub mod mysql_functions;
 pub mod prune;
 pub mod pushdown;
 pub mod result;
@@ -325,12 +326,15 @@ async fn plan(
         )
         .build_arc()
         .map_err(df_error)?;
-    let state = SessionStateBuilder::new()
+    let mut state = SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(runtime)
         .with_default_features()
         .with_physical_optimizer_rule(Arc::new(pushdown::PushFragments))
         .build();
+    for f in mysql_functions::functions() {
+        datafusion::execution::FunctionRegistry::register_udf(&mut state, f).map_err(df_error)?;
+    }
 
     let statement = DfStatement::Statement(Box::new(statement));
     let refs = state

@@ -502,6 +502,22 @@ async fn read_replica(
     let ticket = Ticket::new(ticket.encode_to_vec());
     let mut stream = match tokio::time::timeout(ctx.connect_timeout, client.do_get(ticket)).await {
         Ok(Ok(s)) => s,
+        Ok(Err(arrow_flight::error::FlightError::Tonic(s)))
+            if s.code() == tonic::Code::InvalidArgument =>
+        {
+            // The backend cannot run the fragment: another replica would not either.
+            return Err(ReplicaFailure::Fatal(DataFusionError::External(Box::new(
+                common::Error::new(
+                    common::StatusCode::Internal,
+                    format!(
+                        "backend {} cannot run the scan of tablet {}: {}",
+                        replica.backend_id,
+                        target.tablet_id,
+                        s.message()
+                    ),
+                ),
+            ))));
+        }
         Ok(Err(e)) => return Err(ReplicaFailure::Retriable(flight_message(&e))),
         Err(_) => {
             return Err(ReplicaFailure::Retriable(format!(
