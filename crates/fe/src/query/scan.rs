@@ -285,6 +285,13 @@ impl TabletScanExec {
         ctx: ScanContext,
     ) -> DfResult<Self> {
         let fragment_bytes = query::encode_fragment(fragment.clone())?;
+        // Some operators serialize but cannot be rebuilt on their own (a filter holding a
+        // scalar subquery's result needs its surrounding ScalarSubqueryExec): decode once
+        // here, so such an operator stays on the frontend instead of failing on a backend.
+        let check: query::LeafResolver = Arc::new(|leaf: &TabletLeaf| {
+            Ok(Arc::new(EmptyExec::new(leaf.output_schema()?)) as Arc<dyn ExecutionPlan>)
+        });
+        query::decode_fragment(&fragment_bytes, &decode_context(), check)?;
         let fp = fragment.properties();
         let props = PlanProperties::new(
             fp.eq_properties.clone(),
@@ -421,6 +428,13 @@ impl ExecutionPlan for TabletScanExec {
         builder.spawn(async move { read_tablet(ctx, target, fragment, table, schema, tx).await });
         Ok(builder.build())
     }
+}
+
+/// A task context with DataFusion's default functions, for checking that fragments decode.
+fn decode_context() -> Arc<TaskContext> {
+    static CTX: std::sync::OnceLock<Arc<TaskContext>> = std::sync::OnceLock::new();
+    CTX.get_or_init(|| datafusion::prelude::SessionContext::new().task_ctx())
+        .clone()
 }
 
 type Tx = tokio::sync::mpsc::Sender<DfResult<RecordBatch>>;
