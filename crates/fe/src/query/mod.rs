@@ -193,16 +193,54 @@ pub async fn execute(
     statement: SqlStatement,
     mode: Mode,
 ) -> Result<Outcome> {
-    guarded(fe, session, execute_inner(fe, session, statement, mode)).await
+    let (fe2, session2) = (fe.clone(), session.clone());
+    guarded(fe, session, async move {
+        execute_inner(&fe2, &session2, statement, mode).await
+    })
+    .await
+}
+
+/// The runtime queries run on, apart from the one that serves MySQL, HTTP and the journal: a
+/// CPU-heavy query must not delay raft heartbeats, other sessions, or its own timeout.
+fn query_runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(cores.max(2))
+            .thread_name("tessera-query")
+            .enable_all()
+            .build()
+            .expect("the query runtime's threads could not be started")
+    })
 }
 
 /// Runs `work` under the session's `query_timeout`, ending it early on `KILL QUERY`. Dropping
 /// the plan's streams stops its tasks and the backends' scans.
-async fn guarded<T>(
+async fn guarded<T: Send + 'static>(
     fe: &Arc<Frontend>,
     session: &Session,
-    work: impl std::future::Future<Output = Result<T>>,
+    work: impl std::future::Future<Output = Result<T>> + Send + 'static,
 ) -> Result<T> {
+    // Aborted when this future ends early (timeout, KILL, the client went away): the plan is
+    // dropped at its next yield, which stops its tasks and the backends' streams.
+    struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+    impl<T> Drop for AbortOnDrop<T> {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let mut task = AbortOnDrop(query_runtime().spawn(work));
+    let work = async {
+        match (&mut task.0).await {
+            Ok(r) => r,
+            Err(e) if e.is_panic() => Err(Error::new(
+                StatusCode::Internal,
+                "the query failed with an internal error (a panic; see fe.log)",
+            )),
+            Err(_) => Err(Error::new(StatusCode::Cancelled, "Query was cancelled")),
+        }
+    };
     let timeout = Duration::from_secs(session.query_timeout_secs());
     let mut cancel = fe.query_cancel(session.connection_id);
     if let Some(rx) = cancel.as_mut() {
@@ -277,7 +315,9 @@ pub async fn collect(
     session: &Session,
     statement: SqlStatement,
 ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-    let run = async {
+    let (fe2, session2) = (fe.clone(), session.clone());
+    let run = async move {
+        let (fe, session) = (&fe2, &session2);
         let (state, logical) = plan(fe, session, statement).await?;
         let physical = state
             .query_planner()

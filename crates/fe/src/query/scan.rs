@@ -202,7 +202,7 @@ impl TesseraTable {
                 }
                 // Spread reads over the replicas.
                 let n = readable.len();
-                readable.rotate_left((seed + tablet.id as usize) % n);
+                readable.rotate_left(seed.wrapping_add(tablet.id as usize) % n);
                 out.push(TabletTarget {
                     tablet_id: tablet.id,
                     partition: partition.name.clone(),
