@@ -124,7 +124,7 @@ fn leaf_plan(
             &props,
             &Default::default(),
         )?;
-        source = source.with_predicate(physical).with_pushdown_filters(true);
+        source = source.with_predicate(physical);
     }
     let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
         .with_file_group(files.into_iter().collect())

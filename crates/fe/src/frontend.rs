@@ -31,6 +31,9 @@ pub struct ConnectionInfo {
     pub kill: std::sync::Arc<tokio::sync::Notify>,
     /// Bumped to cancel the running query (`KILL QUERY`, and `KILL`).
     pub cancel_query: std::sync::Arc<watch::Sender<u64>>,
+    /// `cancel_query`'s value when the running statement began: a KILL that arrives before
+    /// the query starts waiting still cancels it.
+    pub query_generation: u64,
 }
 
 /// One frontend process.
@@ -164,16 +167,20 @@ impl Frontend {
     /// Updates a connection's current statement and database.
     pub fn set_running(&self, id: u32, running: Option<String>, database: Option<String>) {
         if let Some(c) = self.lock_connections().get_mut(&id) {
+            if running.is_some() {
+                c.query_generation = *c.cancel_query.borrow();
+            }
             c.running = running;
             c.database = database;
         }
     }
 
     /// A receiver that changes when the connection's running query is cancelled.
-    pub fn query_cancel(&self, id: u32) -> Option<watch::Receiver<u64>> {
+    /// With the value it had when the connection's statement began.
+    pub fn query_cancel(&self, id: u32) -> Option<(watch::Receiver<u64>, u64)> {
         self.lock_connections()
             .get(&id)
-            .map(|c| c.cancel_query.subscribe())
+            .map(|c| (c.cancel_query.subscribe(), c.query_generation))
     }
 
     /// Cancels the query running on a connection, if any.

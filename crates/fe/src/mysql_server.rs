@@ -212,6 +212,7 @@ pub async fn serve(fe: Arc<Frontend>, listener: TcpListener) {
                     running: None,
                     kill: kill.clone(),
                     cancel_query: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
+                    query_generation: 0,
                 },
             );
             let mut shutdown = fe.shutdown.subscribe();

@@ -243,16 +243,16 @@ async fn guarded<T: Send + 'static>(
     };
     let timeout = Duration::from_secs(session.query_timeout_secs());
     let mut cancel = fe.query_cancel(session.connection_id);
-    if let Some(rx) = cancel.as_mut() {
-        rx.borrow_and_update();
-    }
     let cancelled = async {
         match cancel.as_mut() {
-            Some(rx) => {
+            Some((rx, started)) => loop {
+                if *rx.borrow_and_update() != *started {
+                    break;
+                }
                 if rx.changed().await.is_err() {
                     std::future::pending::<()>().await;
                 }
-            }
+            },
             None => std::future::pending::<()>().await,
         }
     };
