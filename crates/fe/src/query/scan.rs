@@ -37,6 +37,7 @@ use datafusion::physical_plan::Partitioning;
 use datafusion::physical_plan::PlanProperties;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::execution_plan::SchedulingType;
 use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
 use datafusion_proto::bytes::Serializeable;
 use futures::StreamExt;
@@ -293,12 +294,16 @@ impl TabletScanExec {
         });
         query::decode_fragment(&fragment_bytes, &decode_context(), check)?;
         let fp = fragment.properties();
+        // Cooperative: batches arrive through a tokio channel, which takes part in tokio's
+        // task budget. (Declared, DataFusion would wrap the scan in a CooperativeExec, which
+        // would hide the scan from the operators above it and keep them off the backends.)
         let props = PlanProperties::new(
             fp.eq_properties.clone(),
             Partitioning::UnknownPartitioning(targets.len()),
             fp.emission_type,
             fp.boundedness,
-        );
+        )
+        .with_scheduling_type(SchedulingType::Cooperative);
         Ok(TabletScanExec {
             table,
             fragment,

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::atomic::AtomicI64;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use std::time::Instant;
@@ -110,14 +111,18 @@ fn a_query_sees_whole_loads_only() {
     const LOADS: i64 = 12;
     // After n loads of rows k = 0..n*50 (x = k): count = 50n, sum = 50n(50n-1)/2.
     let done = Arc::new(AtomicBool::new(false));
+    let last_count = Arc::new(AtomicI64::new(-1));
     let reader = {
-        let done = done.clone();
+        let (done, last_count) = (done.clone(), last_count.clone());
         std::thread::spawn(move || {
             let mut seen = Vec::new();
             let deadline = Instant::now() + Duration::from_secs(300);
             while !done.load(Ordering::SeqCst) && Instant::now() < deadline {
                 match count_and_sum(1) {
-                    Ok(cs) => seen.push(cs),
+                    Ok(cs) => {
+                        last_count.store(cs.0, Ordering::SeqCst);
+                        seen.push(cs);
+                    }
                     Err(e) => panic!("a query failed during the loads: {e}"),
                 }
             }
@@ -127,8 +132,11 @@ fn a_query_sees_whole_loads_only() {
     for n in 0..LOADS {
         insert_range(&c, 1, n * ROWS_PER_LOAD, ROWS_PER_LOAD);
     }
-    // Let the reader see the final state at least once.
-    std::thread::sleep(Duration::from_millis(200));
+    let total = LOADS * ROWS_PER_LOAD;
+    // The reader must see the final state at least once.
+    wait_until(WAIT, "the reader sees every load", || {
+        (last_count.load(Ordering::SeqCst) == total).then_some(())
+    });
     done.store(true, Ordering::SeqCst);
     let seen = reader.join().expect("reader thread");
     assert!(
@@ -150,7 +158,6 @@ fn a_query_sees_whole_loads_only() {
     }
     // Totals only grow.
     assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "{seen:?}");
-    let total = LOADS * ROWS_PER_LOAD;
     assert_eq!(count_and_sum(1), Ok((total, total * (total - 1) / 2)));
 }
 
@@ -210,7 +217,8 @@ fn an_observer_reads_its_own_write_and_insert_select_copies() {
         plan.contains("TabletScanExec: table=q.t, tablets=1 "),
         "{plan}"
     );
-    assert!(plan.contains("FilterExec"), "{plan}");
+    // The filter runs on the backends, inside the fragment.
+    assert!(plan.contains("fragment=[FilterExec"), "{plan}");
     let plan = c
         .sql_ok(2, "EXPLAIN SELECT k, count(*) FROM q.t GROUP BY k")
         .first_column()
@@ -221,6 +229,15 @@ fn an_observer_reads_its_own_write_and_insert_select_copies() {
     );
     assert!(
         plan.contains("fragment=[AggregateExec: mode=Partial"),
+        "{plan}"
+    );
+    // A filter under a partial aggregate: both go to the backends.
+    let plan = c
+        .sql_ok(2, "EXPLAIN SELECT count(*), sum(x) FROM q.t WHERE x > 1")
+        .first_column()
+        .join("\n");
+    assert!(
+        plan.contains("fragment=[AggregateExec: mode=Partial") && plan.contains("<- FilterExec"),
         "{plan}"
     );
     // The label is taken: the same INSERT loads nothing.
