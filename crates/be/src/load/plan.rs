@@ -12,11 +12,15 @@ use crate::load::expr::CmpOp;
 use crate::load::expr::ColumnItem;
 use crate::load::expr::Expr;
 use crate::load::expr::Lit;
+use crate::load::expr::Node;
+use crate::load::expr::truthy;
 use crate::load::value::Value;
 use crate::load::value::convert;
+pub use crate::load::value::display;
 use crate::load::value::parse_datetime;
 use crate::load::value::parse_number;
 use crate::load::value::show;
+use crate::load::value::to_type;
 use crate::load::value::type_name;
 
 /// Where a table column's value comes from.
@@ -24,9 +28,15 @@ use crate::load::value::type_name;
 enum Target {
     /// A source field, converted to the column's type.
     Source(usize),
-    /// A constant (a literal, the column's default, or NULL).
+    /// A constant (a literal, the column's default, NULL, or a constant expression). A
+    /// column computed by an expression (see `RowPlan::exprs`) has [`COMPUTED`] here, which
+    /// `RowPlan::compute` replaces: the per-row loop stays the plain one.
     Const(Value<'static>),
 }
+
+/// The placeholder of a computed column until it is computed (not NULL, so the plain loop's
+/// NOT NULL check passes it; the computed value is checked instead).
+const COMPUTED: Value<'static> = Value::Bool(false);
 
 /// An operand of the filter.
 #[derive(Clone, Debug)]
@@ -37,6 +47,8 @@ enum Operand {
     Source(usize),
     /// A literal.
     Const(Value<'static>),
+    /// An expression (a function call, arithmetic, ...).
+    Expr(Node),
 }
 
 #[derive(Clone, Debug)]
@@ -48,6 +60,8 @@ enum Filter {
     IsNull(Operand, bool),
     In(Operand, Vec<Operand>, bool),
     Const(Option<bool>),
+    /// An expression used as a condition (e.g. `if(...)`): its SQL truth.
+    Truthy(Operand),
 }
 
 /// How each row becomes a table row.
@@ -57,7 +71,11 @@ pub struct RowPlan {
     /// Names of the source fields, in order.
     pub sources: Vec<String>,
     targets: Vec<Target>,
+    /// The columns computed by expressions, each after the columns its expression uses.
+    exprs: Vec<(usize, Node)>,
     filter: Option<Filter>,
+    /// The value of `now()` (microseconds since the epoch, UTC): one instant for the load.
+    now: i64,
     strict: bool,
 }
 
@@ -120,6 +138,7 @@ impl RowPlan {
         filter: Option<&Expr>,
         strict: bool,
     ) -> Result<RowPlan, String> {
+        let now = common::clock::now_ms() * 1000;
         let find = |name: &str| {
             columns
                 .iter()
@@ -127,6 +146,8 @@ impl RowPlan {
         };
         let mut sources: Vec<String> = Vec::new();
         let mut targets: Vec<Option<Target>> = vec![None; columns.len()];
+        // Columns computed by expressions: (column, the expression, the columns it uses).
+        let mut computed: Vec<Option<(Node, Vec<usize>)>> = vec![None; columns.len()];
         match items {
             None => {
                 sources = columns.iter().map(|c| c.name.clone()).collect();
@@ -139,6 +160,14 @@ impl RowPlan {
                     sources.push(item.name.clone());
                 }
                 let source = |name: &str| sources.iter().position(|s| s.eq_ignore_ascii_case(name));
+                // A table column that an item sets with `name = ...`.
+                let derived = |name: &str| {
+                    items
+                        .iter()
+                        .any(|i| i.expr.is_some() && i.name.eq_ignore_ascii_case(name))
+                        .then(|| find(name))
+                        .flatten()
+                };
                 for item in items {
                     let Some(col) = find(&item.name) else {
                         if item.expr.is_some() {
@@ -149,16 +178,21 @@ impl RowPlan {
                         }
                         continue; // a source field only other items or the filter use
                     };
+                    let c = &columns[col];
                     let target = match &item.expr {
                         None => Target::Source(source(&item.name).unwrap_or(0)),
-                        Some(Expr::Col(name)) => Target::Source(source(name).ok_or_else(|| {
-                            format!(
-                                "columns: `{} = {name}` names no source column (the source \
-                                 columns are {})",
-                                item.name,
-                                sources.join(", ")
-                            )
-                        })?),
+                        Some(Expr::Col(name))
+                            if source(name).is_some() || derived(name).is_none() =>
+                        {
+                            Target::Source(source(name).ok_or_else(|| {
+                                format!(
+                                    "columns: `{} = {name}` names no source column (the source \
+                                     columns are {})",
+                                    item.name,
+                                    sources.join(", ")
+                                )
+                            })?)
+                        }
                         Some(Expr::Lit(Lit::Null)) => Target::Const(Value::Null),
                         Some(Expr::Lit(lit)) => {
                             let text = match lit {
@@ -166,18 +200,49 @@ impl RowPlan {
                                 Lit::Number(n) | Lit::Str(n) => n.clone(),
                                 Lit::Null => String::new(),
                             };
-                            let c = &columns[col];
                             Target::Const(
                                 convert(Cow::Owned(text), c.data_type)
                                     .map_err(|e| format!("columns: the value of {}: {e}", c.name))?
                                     .into_owned(),
                             )
                         }
-                        Some(_) => {
-                            return Err(format!(
-                                "columns: the expression of `{}` is not supported",
-                                item.name
-                            ));
+                        Some(e) => {
+                            let mut uses = Vec::new();
+                            let node = Node::compile(
+                                e,
+                                &mut |name: &str| {
+                                    if let Some(i) = source(name) {
+                                        return Ok(Node::Field(i));
+                                    }
+                                    match derived(name) {
+                                        Some(d) => {
+                                            uses.push(d);
+                                            Ok(Node::Column(d))
+                                        }
+                                        None => Err(format!(
+                                            "the expression of `{}` uses `{name}`, which names no \
+                                             source column (the source columns are {})",
+                                            item.name,
+                                            sources.join(", ")
+                                        )),
+                                    }
+                                },
+                                now,
+                            )
+                            .map_err(|e| format!("columns: {e}"))?;
+                            match node {
+                                Node::Const(v) => Target::Const(
+                                    to_type(v, c.data_type)
+                                        .map_err(|e| {
+                                            format!("columns: the value of {}: {e}", c.name)
+                                        })?
+                                        .into_owned(),
+                                ),
+                                node => {
+                                    computed[col] = Some((node, uses));
+                                    Target::Const(COMPUTED)
+                                }
+                            }
                         }
                     };
                     targets[col] = Some(target);
@@ -200,11 +265,14 @@ impl RowPlan {
             }
             resolved.push(t);
         }
+        let exprs = order_computed(columns, computed)?;
         let mut plan = RowPlan {
             columns: columns.to_vec(),
             sources,
             targets: resolved,
+            exprs,
             filter: None,
+            now,
             strict,
         };
         if let Some(f) = filter {
@@ -240,7 +308,21 @@ impl RowPlan {
                 };
                 literal(lit, ty).map(Operand::Const)
             }
-            _ => Err("only columns and literals can be compared".into()),
+            e => {
+                let node = Node::compile(
+                    e,
+                    &mut |name: &str| match self.operand(&Expr::Col(name.to_string()), None)? {
+                        Operand::Column(i) => Ok(Node::Column(i)),
+                        Operand::Source(i) => Ok(Node::Field(i)),
+                        _ => Err(format!("unknown column `{name}`")),
+                    },
+                    self.now,
+                )?;
+                Ok(match node {
+                    Node::Const(v) => Operand::Const(v),
+                    node => Operand::Expr(node),
+                })
+            }
         }
     }
 
@@ -268,6 +350,9 @@ impl RowPlan {
                 ));
             }
             Expr::Lit(_) => return Err("a literal alone is not a condition".into()),
+            Expr::Neg(_) | Expr::Arith(..) | Expr::Call(..) | Expr::Cast(..) | Expr::Case(..) => {
+                Filter::Truthy(self.operand(e, None)?)
+            }
         })
     }
 
@@ -306,7 +391,37 @@ impl RowPlan {
             }
             out.push(v);
         }
+        // Columns with expressions, once the columns they may use are there.
+        if !self.exprs.is_empty() {
+            self.compute(fields, &mut out)?;
+        }
         Ok(out)
+    }
+
+    /// Computes the columns that have expressions. An expression that cannot be computed for
+    /// the row is handled as a value that does not convert: the row is filtered (or, without
+    /// `strict_mode`, a nullable column is NULL).
+    fn compute<'a>(
+        &'a self,
+        fields: &[Option<&'a str>],
+        out: &mut [Value<'a>],
+    ) -> Result<(), String> {
+        for (col, node) in &self.exprs {
+            let c = &self.columns[*col];
+            let v = match node.eval(fields, out).and_then(|v| to_type(v, c.data_type)) {
+                Ok(v) => v,
+                Err(_) if !self.strict && c.nullable => Value::Null,
+                Err(why) => return Err(format!("column {}: {why}", c.name)),
+            };
+            if v.is_null() && !c.nullable {
+                return Err(format!(
+                    "column {} is NOT NULL but its expression is NULL",
+                    c.name
+                ));
+            }
+            out[*col] = v;
+        }
+        Ok(())
     }
 
     fn value<'v>(
@@ -322,6 +437,8 @@ impl RowPlan {
                 None => Value::Null,
             },
             Operand::Const(v) => v.borrowed(),
+            // A value that cannot be computed is NULL here: the row is not selected.
+            Operand::Expr(n) => n.eval(fields, row).unwrap_or(Value::Null),
         }
     }
 
@@ -333,6 +450,7 @@ impl RowPlan {
     ) -> Option<bool> {
         match f {
             Filter::Const(b) => *b,
+            Filter::Truthy(a) => truthy(&self.value(a, row, fields)),
             Filter::Cmp(a, op, b) => {
                 let (a, b) = (self.value(a, row, fields), self.value(b, row, fields));
                 a.compare(&b).map(|o| op.holds(o))
@@ -376,63 +494,66 @@ impl RowPlan {
     }
 }
 
-/// (year, month, day) of days since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// A value as SQL would print it, for messages.
-pub fn display(v: &Value<'_>) -> String {
-    match v {
-        Value::Null => "NULL".into(),
-        Value::Bool(b) => u8::from(*b).to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
-        Value::Decimal(u, s) => {
-            if *s == 0 {
-                return u.to_string();
+/// The computed columns in an order that computes each after the computed columns it uses.
+fn order_computed(
+    columns: &[ColumnSchema],
+    mut computed: Vec<Option<(Node, Vec<usize>)>>,
+) -> Result<Vec<(usize, Node)>, String> {
+    fn visit(
+        c: usize,
+        computed: &[Option<(Node, Vec<usize>)>],
+        state: &mut [u8],
+        path: &mut Vec<usize>,
+        order: &mut Vec<usize>,
+        columns: &[ColumnSchema],
+    ) -> Result<(), String> {
+        match state[c] {
+            2 => return Ok(()),
+            1 => {
+                let start = path.iter().position(|p| *p == c).unwrap_or(0);
+                let names: Vec<&str> = path[start..]
+                    .iter()
+                    .map(|p| columns[*p].name.as_str())
+                    .collect();
+                return Err(format!(
+                    "columns: the expressions of {} use each other in a cycle",
+                    names.join(", ")
+                ));
             }
-            let p = 10i128.pow(u32::from(*s));
-            let sign = if *u < 0 { "-" } else { "" };
-            format!(
-                "{sign}{}.{:0w$}",
-                (u / p).abs(),
-                (u % p).abs(),
-                w = usize::from(*s)
-            )
+            _ => {}
         }
-        Value::Date(d) => {
-            let (y, m, d) = civil_from_days(i64::from(*d));
-            format!("{y:04}-{m:02}-{d:02}")
-        }
-        Value::DateTime(t) => {
-            let (y, m, d) = civil_from_days(t.div_euclid(86_400_000_000));
-            let us = t.rem_euclid(86_400_000_000);
-            let secs = us / 1_000_000;
-            let frac = us % 1_000_000;
-            let base = format!(
-                "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-                secs / 3600,
-                secs / 60 % 60,
-                secs % 60
-            );
-            if frac == 0 {
-                base
-            } else {
-                format!("{base}.{frac:06}")
+        state[c] = 1;
+        path.push(c);
+        if let Some((_, uses)) = &computed[c] {
+            for u in uses {
+                if computed[*u].is_some() {
+                    visit(*u, computed, state, path, order, columns)?;
+                }
             }
         }
-        Value::Str(s) => s.to_string(),
+        path.pop();
+        state[c] = 2;
+        order.push(c);
+        Ok(())
     }
+    let mut state = vec![0u8; computed.len()];
+    let mut order = Vec::new();
+    for c in 0..computed.len() {
+        if computed[c].is_some() {
+            visit(
+                c,
+                &computed,
+                &mut state,
+                &mut Vec::new(),
+                &mut order,
+                columns,
+            )?;
+        }
+    }
+    Ok(order
+        .into_iter()
+        .filter_map(|c| computed[c].take().map(|(node, _)| (c, node)))
+        .collect())
 }
 
 /// Routes rows to a partition (by the partition column) and a tablet (by [`bucket_of`] over
@@ -652,6 +773,210 @@ mod tests {
             assert!(e.contains(why), "{w}: {e}");
             assert!(e.starts_with("where: "), "{e}");
         }
+    }
+
+    /// k INT NOT NULL, d DATE, y INT, s VARCHAR(10), n DECIMAL(6, 2), m INT NOT NULL DEFAULT 0.
+    fn wide() -> Vec<ColumnSchema> {
+        vec![
+            col("k", DataType::Int, false, None),
+            col("d", DataType::Date, true, None),
+            col("y", DataType::Int, true, None),
+            col("s", DataType::Varchar(10), true, None),
+            col(
+                "n",
+                DataType::Decimal {
+                    precision: 6,
+                    scale: 2,
+                },
+                true,
+                None,
+            ),
+            col("m", DataType::Int, false, Some("0")),
+        ]
+    }
+
+    fn wide_plan(columns: &str, filter: Option<&str>, strict: bool) -> Result<RowPlan, String> {
+        let items = parse_columns(columns)?;
+        let f = filter.map(parse_where).transpose()?;
+        RowPlan::new(&wide(), Some(&items), f.as_ref(), strict)
+    }
+
+    #[test]
+    fn columns_compute_expressions() {
+        let p = wide_plan(
+            "k, tmp, d = str_to_date(tmp, '%Y/%m/%d'), y = year(d), \
+             s = concat(upper(substr(tmp, 1, 2)), '-', k), n = k * 1.5 / 2",
+            None,
+            true,
+        )
+        .expect("plan");
+        assert_eq!(p.sources, ["k", "tmp"]);
+        assert_eq!(
+            row(&p, &[Some("7"), Some("2024/03/07")]).expect("row"),
+            ["7", "2024-03-07", "2024", "20-7", "5.25", "0"]
+        );
+        // `y` uses `d`, computed first even though `y` could come first in the header.
+        let p = wide_plan("y = year(d) + 1, k, tmp, d = tmp", None, true).expect("plan");
+        assert_eq!(
+            row(&p, &[Some("1"), Some("2024-12-31")]).expect("row"),
+            ["1", "2024-12-31", "2025", "NULL", "NULL", "0"]
+        );
+        // The plain mapping has nothing to compute.
+        let p = wide_plan("k, d, tmp, s = tmp", None, true).expect("plan");
+        assert!(p.exprs.is_empty());
+        // A constant expression is computed once, when the plan is made.
+        let p =
+            wide_plan("k, s = concat('a', 'b'), y = 2 * 3, d = now()", None, true).expect("plan");
+        assert!(p.exprs.is_empty());
+        let r = row(&p, &[Some("1")]).expect("row");
+        assert_eq!(r[2..4], ["6", "ab"]);
+        let today = display(&Value::Date((common::clock::now_ms() / 86_400_000) as i32));
+        assert!(r[1] <= today && !r[1].is_empty(), "{r:?}");
+    }
+
+    #[test]
+    fn computed_values_that_fail_filter_the_row() {
+        let p = wide_plan(
+            "k, tmp, d = str_to_date(tmp, '%Y/%m/%d'), y = year(d)",
+            None,
+            true,
+        )
+        .expect("plan");
+        let e = row(&p, &[Some("1"), Some("garbage")]).expect_err("garbage");
+        assert_eq!(
+            e,
+            "column d: str_to_date: 'garbage' does not match the format '%Y/%m/%d' (expected a \
+             year for %Y at position 1)"
+        );
+        let e = row(&p, &[Some("1"), Some("2024/02/30")]).expect_err("no such day");
+        assert!(e.starts_with("column d: str_to_date: "), "{e}");
+        assert!(e.contains("day 30 does not exist in 2024-02"), "{e}");
+        // NULL in gives NULL out (not an error).
+        assert_eq!(
+            row(&p, &[Some("1"), None]).expect("null"),
+            ["1", "NULL", "NULL", "NULL", "NULL", "0"]
+        );
+        // Without strict_mode a nullable column is NULL instead, as for values that do not
+        // convert.
+        let lax = wide_plan(
+            "k, tmp, d = str_to_date(tmp, '%Y/%m/%d'), y = year(d)",
+            None,
+            false,
+        )
+        .expect("plan");
+        assert_eq!(
+            row(&lax, &[Some("1"), Some("garbage")]).expect("lax"),
+            ["1", "NULL", "NULL", "NULL", "NULL", "0"]
+        );
+        // The computed value is checked against the column's type.
+        let p =
+            wide_plan("k, tmp, s = concat(tmp, tmp), n = tmp * 1000", None, true).expect("plan");
+        let e = row(&p, &[Some("1"), Some("123456")]).expect_err("too long");
+        assert!(
+            e.starts_with("column s: the value is 12 bytes, longer than VARCHAR(10)"),
+            "{e}"
+        );
+        let e = row(&p, &[Some("1"), Some("1000")]).expect_err("too big");
+        assert_eq!(
+            e,
+            "column n: 1000000 is out of range for DECIMAL(6, 2) (at most 4 digits before the \
+             point)"
+        );
+        let e = row(&p, &[Some("1"), Some("x")]).expect_err("not a number");
+        assert_eq!(e, "column n: 'x' is not a number (an operand of *)");
+        // Overflow of the column's integer type.
+        let p = wide_plan("k, tmp, y = tmp * 1000", None, true).expect("plan");
+        let e = row(&p, &[Some("1"), Some("3000000")]).expect_err("int");
+        assert_eq!(
+            e,
+            "column y: 3000000000 is out of range for INT (-2147483648..2147483647)"
+        );
+        // Division by zero is NULL: fine for a nullable column, filtered for NOT NULL.
+        let p = wide_plan("k, tmp, y = 10 / tmp, m = 10 DIV tmp", None, true).expect("plan");
+        assert_eq!(
+            row(&p, &[Some("1"), Some("4")]).expect("row"),
+            ["1", "NULL", "2", "NULL", "NULL", "2"]
+        );
+        let e = row(&p, &[Some("1"), Some("0")]).expect_err("NULL into NOT NULL");
+        assert_eq!(e, "column m is NOT NULL but its expression is NULL");
+        // A NOT NULL column filters NULL even without strict_mode.
+        let lax = wide_plan("k, tmp, m = 10 DIV tmp", None, false).expect("plan");
+        assert!(row(&lax, &[Some("1"), Some("0")]).is_err());
+    }
+
+    #[test]
+    fn bad_column_expressions_fail_the_plan() {
+        for (columns, want) in [
+            (
+                "k, v = year(nope)",
+                "columns: `v` is not a column of the table",
+            ),
+            (
+                "k, y = year(nope)",
+                "columns: the expression of `y` uses `nope`, which names no source column (the \
+                 source columns are k)",
+            ),
+            (
+                "k, y = m + 1, m = y + 1",
+                "columns: the expressions of y, m use each other in a cycle",
+            ),
+            (
+                "k, y = y + 1",
+                "columns: the expressions of y use each other in a cycle",
+            ),
+            (
+                "k, s = concat('0123456789', 'x')",
+                "columns: the value of s: the value is 11 bytes, longer than VARCHAR(10) allows \
+                 (10 bytes): '0123456789x'",
+            ),
+            (
+                "k = if(1 = 2, 1, NULL)",
+                "column k is NOT NULL but the load sets it to NULL",
+            ),
+            (
+                "k, d = date_format(k, '%V')",
+                "columns: date_format: the format specifier %V in '%V' is not supported",
+            ),
+        ] {
+            let e = wide_plan(columns, None, true).expect_err(columns);
+            assert!(e.starts_with(want), "{columns}: {e}");
+        }
+        // A constant that cannot be computed is reported by the rows that reach it.
+        let p = wide_plan("k, y = cast('x' AS INT) + k", None, true).expect("plan");
+        let e = row(&p, &[Some("1")]).expect_err("row");
+        assert_eq!(e, "column y: cast: 'x' is not a valid INT");
+    }
+
+    #[test]
+    fn where_uses_functions() {
+        let sel = |columns: &str, w: &str, fields: &[Option<&str>]| {
+            let p = wide_plan(columns, Some(w), true).expect("plan");
+            let r = p.convert_row(fields).expect("row");
+            p.selected(&r, fields)
+        };
+        let c = "k, tmp, d = str_to_date(tmp, '%Y/%m/%d')";
+        let f = [Some("5"), Some("2024/03/07")];
+        assert!(sel(c, "year(tmp) = 2024", &f), "a source field");
+        assert!(
+            sel(c, "year(d) = 2024 AND month(d) IN (2, 3)", &f),
+            "a computed column"
+        );
+        assert!(!sel(c, "year(d) > 2024", &f));
+        assert!(sel(c, "k * 2 = 10", &f));
+        assert!(sel(c, "d = str_to_date('7.3.2024', '%e.%c.%Y')", &f));
+        assert!(sel(c, "substr(tmp, 6, 2) = '03'", &f));
+        assert!(
+            sel(c, "if(k > 3, 1, 0)", &f),
+            "an expression as the condition"
+        );
+        assert!(!sel(c, "if(k > 9, 1, 0)", &f));
+        // A value that cannot be computed is NULL in the filter: the row is not selected.
+        let p = wide_plan("k, tmp", Some("year(tmp) = 2024"), true).expect("plan");
+        let bad = [Some("1"), Some("garbage")];
+        let r = p.convert_row(&bad).expect("row");
+        assert!(!p.selected(&r, &bad));
+        let e = wide_plan("k", Some("year(nope) = 1"), true).expect_err("unknown");
+        assert_eq!(e, "where: unknown column `nope`");
     }
 
     fn load_plan(partition: bool, dist: &[&str]) -> LoadPlan {

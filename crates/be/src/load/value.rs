@@ -12,7 +12,7 @@ use common::schema::PartitionValue;
 pub const STRING_MAX_BYTES: usize = 65533;
 
 /// Microseconds per day.
-const MICROS_PER_DAY: i64 = 86_400_000_000;
+pub const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 /// A typed value of one row.
 #[derive(Clone, Debug, PartialEq)]
@@ -334,10 +334,28 @@ fn is_float_text(s: &str) -> bool {
         && s.bytes().any(|b| b.is_ascii_digit())
 }
 
+/// The first position of byte `b` in `s`. (The loaders' text parsers search bytes by hand:
+/// it is as fast as `str::find` with a `char` when that is inlined, and does not depend on it.)
+fn find_byte(s: &str, b: u8) -> Option<usize> {
+    s.as_bytes().iter().position(|&c| c == b)
+}
+
+/// `s` split at the first byte `b` (an ASCII byte), without it.
+fn split_at_byte(s: &str, b: u8) -> Option<(&str, &str)> {
+    find_byte(s, b).map(|i| (&s[..i], &s[i + 1..]))
+}
+
+/// `s` split at `sep` (ASCII) into exactly three parts.
+fn split3(s: &str, sep: u8) -> Option<[&str; 3]> {
+    let (a, rest) = split_at_byte(s, sep)?;
+    let (b, c) = split_at_byte(rest, sep)?;
+    find_byte(c, sep).is_none().then_some([a, b, c])
+}
+
 /// An integer: optional sign and digits; a fraction of zeros (`7.00`) is accepted.
 fn parse_int(s: &str) -> Option<i128> {
     let t = s.trim();
-    let t = match t.split_once('.') {
+    let t = match split_at_byte(t, b'.') {
         Some((i, f)) if !f.is_empty() && f.bytes().all(|b| b == b'0') => i,
         Some(_) => return None,
         None => t,
@@ -367,47 +385,60 @@ pub fn parse_decimal(s: &str, precision: u8, scale: u8) -> Result<i128, DecimalE
         Some(b'+') => (false, &t[1..]),
         _ => (false, t),
     };
-    let (mantissa, exp) = match body.find(['e', 'E']) {
+    let (mantissa, exp) = match body.bytes().position(|b| b == b'e' || b == b'E') {
         Some(i) => {
             let e: i64 = body[i + 1..].parse().map_err(|_| DecimalError::Invalid)?;
             (&body[..i], e)
         }
         None => (body, 0),
     };
-    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let (int, frac) = split_at_byte(mantissa, b'.').unwrap_or((mantissa, ""));
     if (int.is_empty() && frac.is_empty())
         || !int.bytes().all(|b| b.is_ascii_digit())
         || !frac.bytes().all(|b| b.is_ascii_digit())
     {
         return Err(DecimalError::Invalid);
     }
-    // All digits, and how many of them stand before the point.
-    let digits: Vec<u8> = int.bytes().chain(frac.bytes()).map(|b| b - b'0').collect();
-    let first = digits.iter().position(|d| *d != 0);
-    let Some(first) = first else {
+    // All digits (the integer part's, then the fraction's), and how many stand before the
+    // point; read in place, without a copy.
+    let (int, frac) = (int.as_bytes(), frac.as_bytes());
+    let count = int.len() + frac.len();
+    let digit = |i: usize| -> u8 {
+        let b = if i < int.len() {
+            int[i]
+        } else {
+            frac.get(i - int.len()).copied().unwrap_or(b'0')
+        };
+        b - b'0'
+    };
+    let Some(first) = (0..count).position(|i| digit(i) != 0) else {
         return Ok(0);
     };
-    let point = int.len() as i64 + exp;
+    let point = (int.len() as i64).saturating_add(exp);
     // Scaled value = digits[.. point + scale] (zero-padded), rounded by the next digit.
-    let keep = point + i64::from(scale);
+    let keep = point.saturating_add(i64::from(scale));
     if keep - (first as i64) > i64::from(precision) {
         return Err(DecimalError::Overflow);
     }
     if keep <= 0 {
         // Only fraction digits below the scale: the value rounds to 0 or 1 unit.
-        let round = keep == 0 && digits[0] >= 5;
+        let round = keep == 0 && digit(0) >= 5;
         let v = i128::from(round);
         return Ok(if neg { -v } else { v });
     }
     let mut v: i128 = 0;
     for i in 0..keep {
-        let d = digits.get(i as usize).copied().unwrap_or(0);
+        let d = if (i as usize) < count {
+            digit(i as usize)
+        } else {
+            0
+        };
         v = v
             .checked_mul(10)
             .and_then(|v| v.checked_add(i128::from(d)))
             .ok_or(DecimalError::Overflow)?;
     }
-    if digits.get(keep as usize).is_some_and(|d| *d >= 5) {
+    if (keep as usize) < count && digit(keep as usize) >= 5 {
         v += 1;
     }
     let limit = 10i128
@@ -491,16 +522,15 @@ fn split_date(s: &str) -> Result<(i64, &str), String> {
             _ => Err("expected YYYY-MM-DD".into()),
         };
     }
-    let sep = if date.contains('-') { '-' } else { '/' };
-    let parts: Vec<&str> = date.split(sep).collect();
-    if parts.len() != 3 || parts[0].len() != 4 {
+    let sep = if find_byte(date, b'-').is_some() {
+        b'-'
+    } else {
+        b'/'
+    };
+    let Some([y, m, d]) = split3(date, sep).filter(|[y, _, _]| y.len() == 4) else {
         return Err("expected YYYY-MM-DD".into());
-    }
-    let days = ymd(
-        num(parts[0], "year")?,
-        num(parts[1], "month")?,
-        num(parts[2], "day")?,
-    )?;
+    };
+    let days = ymd(num(y, "year")?, num(m, "month")?, num(d, "day")?)?;
     Ok((days, time))
 }
 
@@ -509,20 +539,21 @@ fn parse_time(t: &str) -> Result<i64, String> {
     if t.is_empty() {
         return Ok(0);
     }
-    let (hms, frac) = t.split_once('.').unwrap_or((t, ""));
-    let (h, m, s) = if !hms.contains(':') && hms.len() == 6 {
-        (
+    let (hms, frac) = split_at_byte(t, b'.').unwrap_or((t, ""));
+    let (h, m, s) = match split_at_byte(hms, b':') {
+        None if hms.len() == 6 && hms.is_ascii() => (
             num(&hms[..2], "hour")?,
             num(&hms[2..4], "minute")?,
             num(&hms[4..], "second")?,
-        )
-    } else {
-        let p: Vec<&str> = hms.split(':').collect();
-        match p.as_slice() {
-            [h, m] => (num(h, "hour")?, num(m, "minute")?, 0),
-            [h, m, s] => (num(h, "hour")?, num(m, "minute")?, num(s, "second")?),
-            _ => return Err("expected HH:MM:SS".into()),
-        }
+        ),
+        Some((h, rest)) => match split_at_byte(rest, b':') {
+            None => (num(h, "hour")?, num(rest, "minute")?, 0),
+            Some((m, s)) if find_byte(s, b':').is_none() => {
+                (num(h, "hour")?, num(m, "minute")?, num(s, "second")?)
+            }
+            Some(_) => return Err("expected HH:MM:SS".into()),
+        },
+        None => return Err("expected HH:MM:SS".into()),
     };
     if h > 23 || m > 59 || s > 59 {
         return Err(format!("time {h:02}:{m:02}:{s:02} does not exist"));
@@ -550,6 +581,631 @@ pub fn parse_date(s: &str) -> Result<i32, String> {
 pub fn parse_datetime(s: &str) -> Result<i64, String> {
     let (days, time) = split_date(s)?;
     Ok(days * MICROS_PER_DAY + parse_time(time)?)
+}
+
+/// (year, month, day) of days since 1970-01-01.
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// A value as SQL would print it (also the text string functions see).
+pub fn display(v: &Value<'_>) -> String {
+    match v {
+        Value::Null => "NULL".into(),
+        Value::Bool(b) => u8::from(*b).to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Decimal(u, s) => {
+            if *s == 0 {
+                return u.to_string();
+            }
+            let p = 10i128.pow(u32::from(*s));
+            let sign = if *u < 0 { "-" } else { "" };
+            format!(
+                "{sign}{}.{:0w$}",
+                (u / p).abs(),
+                (u % p).abs(),
+                w = usize::from(*s)
+            )
+        }
+        Value::Date(d) => {
+            let (y, m, d) = civil_from_days(i64::from(*d));
+            format!("{y:04}-{m:02}-{d:02}")
+        }
+        Value::DateTime(t) => {
+            let p = DateParts::of(*t);
+            let base = format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+                p.year, p.month, p.day, p.hour, p.minute, p.second
+            );
+            if p.micros == 0 {
+                base
+            } else {
+                format!("{base}.{:06}", p.micros)
+            }
+        }
+        Value::Str(s) => s.to_string(),
+    }
+}
+
+/// The SQL name of a value's kind, for messages.
+fn kind_name(v: &Value<'_>) -> &'static str {
+    match v {
+        Value::Null => "NULL",
+        Value::Bool(_) => "BOOLEAN",
+        Value::Int(_) => "an integer",
+        Value::Float(_) => "DOUBLE",
+        Value::Decimal(..) => "DECIMAL",
+        Value::Date(_) => "DATE",
+        Value::DateTime(_) => "DATETIME",
+        Value::Str(_) => "a string",
+    }
+}
+
+/// The range of an integer type.
+fn int_range(t: DataType) -> Option<(i128, i128)> {
+    match t {
+        DataType::TinyInt => Some((i128::from(i8::MIN), i128::from(i8::MAX))),
+        DataType::SmallInt => Some((i128::from(i16::MIN), i128::from(i16::MAX))),
+        DataType::Int => Some((i128::from(i32::MIN), i128::from(i32::MAX))),
+        DataType::BigInt => Some((i128::from(i64::MIN), i128::from(i64::MAX))),
+        _ => None,
+    }
+}
+
+/// `u` (at scale `from`) at scale `to`, rounding half away from zero; `None` on overflow.
+pub fn rescale(u: i128, from: u8, to: u8) -> Option<i128> {
+    if to >= from {
+        return 10i128
+            .checked_pow(u32::from(to - from))
+            .and_then(|m| u.checked_mul(m));
+    }
+    let Some(d) = 10i128.checked_pow(u32::from(from - to)) else {
+        return Some(0);
+    };
+    let (q, r) = (u / d, u % d);
+    Some(if r.unsigned_abs() * 2 >= d.unsigned_abs() {
+        q + u.signum()
+    } else {
+        q
+    })
+}
+
+/// A computed value (an expression's result) as a value of type `t`, with the same checks as
+/// [`convert`]: text goes through `convert` itself; numbers are range-checked (a fraction is
+/// truncated towards zero for integer types, rounded for DECIMAL); a DATE or DATETIME becomes
+/// its `yyyymmdd[hhmmss]` number for integer types.
+pub fn to_type<'a>(v: Value<'a>, t: DataType) -> Result<Value<'a>, String> {
+    let v = match v {
+        Value::Null => return Ok(Value::Null),
+        Value::Str(s) => return convert(s, t),
+        v => v,
+    };
+    let cannot = |v: &Value<'_>| {
+        format!(
+            "{} ({}) cannot be converted to {}",
+            display(v),
+            kind_name(v),
+            type_name(t)
+        )
+    };
+    let out_of_range =
+        |v: &Value<'_>| format!("{} is out of range for {}", display(v), type_name(t));
+    match t {
+        DataType::Char(_) | DataType::Varchar(_) | DataType::String => {
+            convert(Cow::Owned(display(&v)), t)
+        }
+        DataType::Boolean => Ok(Value::Bool(match v {
+            Value::Bool(b) => b,
+            Value::Int(i) => i != 0,
+            Value::Decimal(u, _) => u != 0,
+            Value::Float(f) => f != 0.0,
+            _ => return Err(cannot(&v)),
+        })),
+        DataType::TinyInt
+        | DataType::SmallInt
+        | DataType::Int
+        | DataType::BigInt
+        | DataType::LargeInt => {
+            let i = match &v {
+                Value::Bool(b) => i128::from(*b),
+                Value::Int(i) => *i,
+                Value::Decimal(u, s) => u / 10i128.checked_pow(u32::from(*s)).unwrap_or(i128::MAX),
+                Value::Float(f) if f.is_finite() && f.abs() < 1.7e38 => f.trunc() as i128,
+                Value::Float(_) => return Err(out_of_range(&v)),
+                Value::Date(d) => {
+                    let (y, m, d) = civil_from_days(i64::from(*d));
+                    i128::from(y) * 10_000 + i128::from(m) * 100 + i128::from(d)
+                }
+                Value::DateTime(t) => {
+                    let p = DateParts::of(*t);
+                    let date = i128::from(p.year) * 10_000 + i128::from(p.month) * 100;
+                    let time = i128::from(p.hour) * 10_000 + i128::from(p.minute) * 100;
+                    (date + i128::from(p.day)) * 1_000_000 + time + i128::from(p.second)
+                }
+                _ => return Err(cannot(&v)),
+            };
+            if let Some((lo, hi)) = int_range(t)
+                && (i < lo || i > hi)
+            {
+                return Err(format!(
+                    "{i} is out of range for {} ({lo}..{hi})",
+                    type_name(t)
+                ));
+            }
+            Ok(Value::Int(i))
+        }
+        DataType::Float | DataType::Double => {
+            let f = match v {
+                Value::Bool(b) => f64::from(u8::from(b)),
+                Value::Int(i) => i as f64,
+                Value::Decimal(u, s) => u as f64 / 10f64.powi(i32::from(s)),
+                Value::Float(f) => f,
+                _ => return Err(cannot(&v)),
+            };
+            if !f.is_finite() || (t == DataType::Float && f.abs() > f64::from(f32::MAX)) {
+                return Err(out_of_range(&Value::Float(f)));
+            }
+            Ok(Value::Float(if t == DataType::Float {
+                f64::from(f as f32)
+            } else {
+                f
+            }))
+        }
+        DataType::Decimal { precision, scale } => {
+            let scaled = match &v {
+                Value::Bool(b) => rescale(i128::from(*b), 0, scale),
+                Value::Int(i) => rescale(*i, 0, scale),
+                Value::Decimal(u, s) => rescale(*u, *s, scale),
+                Value::Float(f) if f.is_finite() => {
+                    return parse_decimal(&f.to_string(), precision, scale)
+                        .map(|u| Value::Decimal(u, scale))
+                        .map_err(|_| out_of_range(&v));
+                }
+                Value::Float(_) => None,
+                _ => return Err(cannot(&v)),
+            };
+            let limit = 10i128
+                .checked_pow(u32::from(precision))
+                .unwrap_or(i128::MAX);
+            match scaled {
+                Some(u) if u.unsigned_abs() < limit.unsigned_abs() => Ok(Value::Decimal(u, scale)),
+                _ => Err(format!(
+                    "{} is out of range for {} (at most {} digits before the point)",
+                    display(&v),
+                    type_name(t),
+                    precision.saturating_sub(scale)
+                )),
+            }
+        }
+        DataType::Date => match v {
+            Value::Date(d) => Ok(Value::Date(d)),
+            Value::DateTime(t) => i32::try_from(t.div_euclid(MICROS_PER_DAY))
+                .map(Value::Date)
+                .map_err(|_| out_of_range(&v)),
+            Value::Int(i) => convert(Cow::Owned(i.to_string()), t),
+            _ => Err(cannot(&v)),
+        },
+        DataType::DateTime => match v {
+            Value::Date(d) => Ok(Value::DateTime(i64::from(d) * MICROS_PER_DAY)),
+            Value::DateTime(t) => Ok(Value::DateTime(t)),
+            Value::Int(i) => convert(Cow::Owned(i.to_string()), t),
+            _ => Err(cannot(&v)),
+        },
+    }
+}
+
+/// The calendar fields of a DATETIME.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DateParts {
+    /// Year (0..=9999 for valid values).
+    pub year: i64,
+    /// Month, 1..=12.
+    pub month: u32,
+    /// Day of the month, 1..=31.
+    pub day: u32,
+    /// Hour, 0..=23.
+    pub hour: u32,
+    /// Minute, 0..=59.
+    pub minute: u32,
+    /// Second, 0..=59.
+    pub second: u32,
+    /// Microseconds, 0..=999999.
+    pub micros: u32,
+    /// Days since 1970-01-01.
+    pub days: i64,
+}
+
+impl DateParts {
+    /// The fields of microseconds since 1970-01-01 00:00:00.
+    pub fn of(t: i64) -> DateParts {
+        let days = t.div_euclid(MICROS_PER_DAY);
+        let us = t.rem_euclid(MICROS_PER_DAY);
+        let (year, month, day) = civil_from_days(days);
+        let secs = us / 1_000_000;
+        DateParts {
+            year,
+            month,
+            day,
+            hour: (secs / 3600) as u32,
+            minute: (secs / 60 % 60) as u32,
+            second: (secs % 60) as u32,
+            micros: (us % 1_000_000) as u32,
+            days,
+        }
+    }
+
+    /// 0 = Sunday .. 6 = Saturday.
+    pub fn weekday(&self) -> u32 {
+        // 1970-01-01 was a Thursday.
+        (self.days + 4).rem_euclid(7) as u32
+    }
+
+    /// Day of the year, 1..=366.
+    pub fn day_of_year(&self) -> u32 {
+        (self.days - days_from_civil(self.year, 1, 1) + 1) as u32
+    }
+}
+
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const WEEKDAYS: [&str; 7] = [
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+];
+
+/// The specifiers [`str_to_date`] reads.
+const PARSE_SPECIFIERS: &[u8] = b"YymcdeHkhIlisSfpTrMbaWjD%";
+
+/// Whether `%c` is a specifier Tessera does not support: [`str_to_date`] reads only the ones
+/// it knows; [`date_format`] writes every other character as is, as MySQL does, but refuses the
+/// week-year specifiers MySQL has and Tessera lacks.
+fn unsupported_specifier(c: char, parsing: bool) -> bool {
+    if parsing {
+        !u8::try_from(c).is_ok_and(|b| PARSE_SPECIFIERS.contains(&b))
+    } else {
+        matches!(c, 'V' | 'v' | 'X' | 'x')
+    }
+}
+
+/// Checks a MySQL date format for specifiers Tessera does not support.
+pub fn check_date_format(fmt: &str, parsing: bool) -> Result<(), String> {
+    let mut chars = fmt.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            continue;
+        }
+        if let Some(spec) = chars.next()
+            && unsupported_specifier(spec, parsing)
+        {
+            return Err(format!(
+                "the format specifier %{spec} in {} is not supported (supported: {})",
+                show(fmt),
+                if parsing {
+                    "%Y %y %m %c %d %e %H %k %h %I %l %i %s %S %f %p %T %r %M %b %a %W %j %D %%"
+                } else {
+                    "%Y %y %m %c %d %e %H %k %h %I %l %i %s %S %f %p %T %r %M %b %a %W %j %D %w \
+                     %U %u %%"
+                }
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// MySQL's `DATE_FORMAT`: a DATETIME (microseconds since the epoch) as text. `%x` for a letter
+/// Tessera does not know is an error; a `%` at the end is kept as is.
+pub fn date_format(t: i64, fmt: &str) -> Result<String, String> {
+    use std::fmt::Write;
+    let p = DateParts::of(t);
+    let mut out = String::with_capacity(fmt.len() + 8);
+    let mut rest = fmt;
+    let h12 = if p.hour.is_multiple_of(12) {
+        12
+    } else {
+        p.hour % 12
+    };
+    let ampm = if p.hour < 12 { "AM" } else { "PM" };
+    while let Some(i) = rest.find('%') {
+        out.push_str(&rest[..i]);
+        let Some(c) = rest.as_bytes().get(i + 1).copied() else {
+            out.push('%');
+            rest = "";
+            break;
+        };
+        let month = MONTHS[(p.month as usize).saturating_sub(1) % 12];
+        let weekday = WEEKDAYS[p.weekday() as usize % 7];
+        // Writing to a String cannot fail.
+        let _ = match c {
+            b'Y' => write!(out, "{:04}", p.year),
+            b'y' => write!(out, "{:02}", p.year.rem_euclid(100)),
+            b'm' => write!(out, "{:02}", p.month),
+            b'c' => write!(out, "{}", p.month),
+            b'd' => write!(out, "{:02}", p.day),
+            b'e' => write!(out, "{}", p.day),
+            b'D' => {
+                let suffix = match (p.day % 10, p.day / 10 % 10) {
+                    (_, 1) => "th",
+                    (1, _) => "st",
+                    (2, _) => "nd",
+                    (3, _) => "rd",
+                    _ => "th",
+                };
+                write!(out, "{}{suffix}", p.day)
+            }
+            b'H' => write!(out, "{:02}", p.hour),
+            b'k' => write!(out, "{}", p.hour),
+            b'h' | b'I' => write!(out, "{h12:02}"),
+            b'l' => write!(out, "{h12}"),
+            b'i' => write!(out, "{:02}", p.minute),
+            b's' | b'S' => write!(out, "{:02}", p.second),
+            b'f' => write!(out, "{:06}", p.micros),
+            b'p' => write!(out, "{ampm}"),
+            b'T' => write!(out, "{:02}:{:02}:{:02}", p.hour, p.minute, p.second),
+            b'r' => write!(out, "{h12:02}:{:02}:{:02} {ampm}", p.minute, p.second),
+            b'M' => write!(out, "{month}"),
+            b'b' => write!(out, "{}", &month[..3]),
+            b'W' => write!(out, "{weekday}"),
+            b'a' => write!(out, "{}", &weekday[..3]),
+            b'w' => write!(out, "{}", p.weekday()),
+            b'j' => write!(out, "{:03}", p.day_of_year()),
+            b'U' => {
+                // Weeks start on Sunday; week 1 starts with the year's first Sunday.
+                let yday = p.day_of_year() - 1;
+                write!(out, "{:02}", (yday + 7 - p.weekday()) / 7)
+            }
+            b'u' => {
+                // Weeks start on Monday; week 1 is the first with 4 or more days in the year.
+                let yday = p.day_of_year() - 1;
+                let jan1 = (p.weekday() + 7 - yday % 7 + 6) % 7; // Monday = 0
+                write!(out, "{:02}", (yday + jan1) / 7 + u32::from(jan1 <= 3))
+            }
+            b'%' => write!(out, "%"),
+            _ => {
+                // MySQL writes the character after an unknown `%` as is.
+                let spec = rest[i + 1..].chars().next().unwrap_or('%');
+                if unsupported_specifier(spec, false) {
+                    return Err(check_date_format(fmt, false)
+                        .err()
+                        .unwrap_or_else(|| format!("%{spec} is not supported")));
+                }
+                out.push(spec);
+                rest = &rest[i + 1 + spec.len_utf8()..];
+                continue;
+            }
+        };
+        rest = &rest[i + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// What [`str_to_date`] has read so far.
+#[derive(Default)]
+struct Parsed {
+    year: Option<i64>,
+    month: Option<u32>,
+    day: Option<u32>,
+    yday: Option<u32>,
+    hour: Option<u32>,
+    twelve: bool,
+    pm: Option<bool>,
+    minute: Option<u32>,
+    second: Option<u32>,
+    micros: u32,
+}
+
+/// Reads up to `max` digits at `*i` (at least one).
+fn read_digits(v: &[u8], i: &mut usize, max: usize) -> Option<(u32, usize)> {
+    let start = *i;
+    let mut n: u32 = 0;
+    while *i < v.len() && *i - start < max && v[*i].is_ascii_digit() {
+        n = n * 10 + u32::from(v[*i] - b'0');
+        *i += 1;
+    }
+    (*i > start).then_some((n, *i - start))
+}
+
+/// Reads one of `names` (or its first three letters when `abbr`), case-insensitively; returns
+/// its index.
+fn read_name(v: &[u8], i: &mut usize, names: &[&str], abbr: bool) -> Option<usize> {
+    for (k, name) in names.iter().enumerate() {
+        let name = if abbr { &name[..3] } else { name };
+        if v.len() >= *i + name.len()
+            && v[*i..*i + name.len()].eq_ignore_ascii_case(name.as_bytes())
+        {
+            *i += name.len();
+            return Some(k);
+        }
+    }
+    None
+}
+
+fn two_digit_year(y: u32) -> i64 {
+    i64::from(if y < 70 { 2000 + y } else { 1900 + y })
+}
+
+/// Reads `v` from `*i` by `fmt` into `p`; `Err` says what was expected.
+fn parse_by_format(v: &[u8], i: &mut usize, fmt: &[u8], p: &mut Parsed) -> Result<(), String> {
+    let mut j = 0;
+    while j < fmt.len() {
+        // MySQL skips white space in the value before each part of the format.
+        while *i < v.len() && v[*i].is_ascii_whitespace() {
+            *i += 1;
+        }
+        let c = fmt[j];
+        if c.is_ascii_whitespace() {
+            j += 1;
+            continue;
+        }
+        if c != b'%' || j + 1 >= fmt.len() {
+            if v.get(*i) != Some(&c) {
+                return Err(format!("expected '{}'", char::from(c)));
+            }
+            *i += 1;
+            j += 1;
+            continue;
+        }
+        let spec = fmt[j + 1];
+        j += 2;
+        let num = |i: &mut usize, max: usize, what: &str| {
+            read_digits(v, i, max)
+                .ok_or_else(|| format!("expected {what} for %{}", char::from(spec)))
+        };
+        match spec {
+            b'Y' => {
+                let (n, len) = num(i, 4, "a year")?;
+                p.year = Some(if len <= 2 {
+                    two_digit_year(n)
+                } else {
+                    i64::from(n)
+                });
+            }
+            b'y' => p.year = Some(two_digit_year(num(i, 2, "a year")?.0)),
+            b'm' | b'c' => p.month = Some(num(i, 2, "a month")?.0),
+            b'd' | b'e' => p.day = Some(num(i, 2, "a day")?.0),
+            b'D' => {
+                p.day = Some(num(i, 2, "a day")?.0);
+                if v.len() >= *i + 2 && v[*i..*i + 2].iter().all(u8::is_ascii_alphabetic) {
+                    *i += 2;
+                }
+            }
+            b'j' => p.yday = Some(num(i, 3, "a day of the year")?.0),
+            b'H' | b'k' => {
+                p.hour = Some(num(i, 2, "an hour")?.0);
+                p.twelve = false;
+            }
+            b'h' | b'I' | b'l' => {
+                p.hour = Some(num(i, 2, "an hour")?.0);
+                p.twelve = true;
+            }
+            b'i' => p.minute = Some(num(i, 2, "minutes")?.0),
+            b's' | b'S' => p.second = Some(num(i, 2, "seconds")?.0),
+            b'f' => {
+                let (n, len) = num(i, 6, "microseconds")?;
+                p.micros = n * 10u32.pow((6 - len) as u32);
+            }
+            b'p' => {
+                let k = read_name(v, i, &["AM", "PM"], false)
+                    .ok_or_else(|| "expected AM or PM for %p".to_string())?;
+                p.pm = Some(k == 1);
+            }
+            b'T' => parse_by_format(v, i, b"%H:%i:%s", p)?,
+            b'r' => parse_by_format(v, i, b"%I:%i:%s %p", p)?,
+            b'M' => {
+                let k = read_name(v, i, &MONTHS, false)
+                    .ok_or_else(|| "expected a month name for %M".to_string())?;
+                p.month = Some(k as u32 + 1);
+            }
+            b'b' => {
+                let k = read_name(v, i, &MONTHS, true)
+                    .ok_or_else(|| "expected a month name for %b".to_string())?;
+                p.month = Some(k as u32 + 1);
+            }
+            b'W' => {
+                read_name(v, i, &WEEKDAYS, false)
+                    .ok_or_else(|| "expected a weekday name for %W".to_string())?;
+            }
+            b'a' => {
+                read_name(v, i, &WEEKDAYS, true)
+                    .ok_or_else(|| "expected a weekday name for %a".to_string())?;
+            }
+            b'%' => {
+                if v.get(*i) != Some(&b'%') {
+                    return Err("expected '%'".into());
+                }
+                *i += 1;
+            }
+            other => {
+                return Err(format!(
+                    "the format specifier %{} is not supported",
+                    char::from(other)
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// MySQL's `STR_TO_DATE`: text read by a format, as a DATETIME (microseconds since the epoch).
+/// White space in the value before each part of the format is skipped, text after the format's
+/// end is ignored (as MySQL does); parts the format lacks are the year 0000, January, the 1st
+/// and midnight. The date and time must exist.
+pub fn str_to_date(s: &str, fmt: &str) -> Result<i64, String> {
+    let mut p = Parsed::default();
+    let mut i = 0;
+    let v = s.as_bytes();
+    parse_by_format(v, &mut i, fmt.as_bytes(), &mut p).map_err(|why| {
+        format!(
+            "{} does not match the format {} ({why} at position {})",
+            show(s),
+            show(fmt),
+            i + 1
+        )
+    })?;
+    let bad = |why: String| format!("{} read by {} is not a date: {why}", show(s), show(fmt));
+    let year = p.year.unwrap_or(0);
+    let year = u32::try_from(year).map_err(|_| bad(format!("year {year}")))?;
+    let days = match (p.yday, p.month, p.day) {
+        (Some(yd), None, None) => {
+            let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+            if yd < 1 || yd > 365 + u32::from(leap) {
+                return Err(bad(format!("day {yd} of the year does not exist")));
+            }
+            ymd(year, 1, 1).map_err(bad)? + i64::from(yd) - 1
+        }
+        (_, m, d) => ymd(year, m.unwrap_or(1), d.unwrap_or(1)).map_err(bad)?,
+    };
+    let mut hour = p.hour.unwrap_or(0);
+    if p.twelve {
+        if !(1..=12).contains(&hour) {
+            return Err(bad(format!("hour {hour} is not on a 12-hour clock")));
+        }
+        hour %= 12;
+        if p.pm == Some(true) {
+            hour += 12;
+        }
+    } else {
+        match p.pm {
+            Some(true) if hour < 12 => hour += 12,
+            Some(false) if hour == 12 => hour = 0,
+            _ => {}
+        }
+    }
+    let (minute, second) = (p.minute.unwrap_or(0), p.second.unwrap_or(0));
+    if hour > 23 || minute > 59 || second > 59 {
+        return Err(bad(format!(
+            "time {hour:02}:{minute:02}:{second:02} does not exist"
+        )));
+    }
+    let secs = (i64::from(hour) * 60 + i64::from(minute)) * 60 + i64::from(second);
+    Ok(days * MICROS_PER_DAY + secs * 1_000_000 + i64::from(p.micros))
 }
 
 #[cfg(test)]
@@ -718,6 +1374,103 @@ mod tests {
                 "{s}"
             );
         }
+    }
+
+    #[test]
+    fn date_and_number_text_edge_cases() {
+        let day = 19782 * 86_400_000_000i64;
+        assert_eq!(
+            ok("2024-02-29 010203", DataType::DateTime),
+            Value::DateTime(day + 3_723_000_000)
+        );
+        for s in [
+            "2024-01-01-01",
+            "2024--01",
+            "2024-01",
+            "2024/01-01",
+            "2024-02-29 1é234",
+            "2024-02-29 12345",
+            "2024-02-29 é",
+            "2024-02-29 01:02:03:04",
+            "2024-02-29 01::03",
+        ] {
+            let e = bad(s, DataType::DateTime);
+            assert!(e.contains("not a valid DATETIME"), "{s}: {e}");
+        }
+        assert_eq!(parse_decimal("12.5", 5, 2), Ok(1250));
+        assert_eq!(parse_decimal("-0.0049", 5, 2), Ok(0));
+        assert_eq!(parse_decimal("0.0050", 5, 2), Ok(1));
+        assert_eq!(parse_decimal("5e-3", 5, 2), Ok(1));
+        assert_eq!(parse_decimal("1.2.3", 5, 2), Err(DecimalError::Invalid));
+        assert_eq!(
+            parse_decimal("1e9223372036854775807", 5, 2),
+            Err(DecimalError::Overflow)
+        );
+        assert_eq!(parse_decimal("0e9223372036854775807", 5, 2), Ok(0));
+    }
+
+    #[test]
+    fn computed_values_take_a_column_type() {
+        let dec = DataType::Decimal {
+            precision: 5,
+            scale: 2,
+        };
+        assert_eq!(to_type(Value::Int(7), dec), Ok(Value::Decimal(700, 2)));
+        assert_eq!(
+            to_type(Value::Decimal(12_345, 3), dec),
+            Ok(Value::Decimal(1235, 2))
+        );
+        assert_eq!(
+            to_type(Value::Decimal(-12_345, 3), dec),
+            Ok(Value::Decimal(-1235, 2))
+        );
+        assert_eq!(
+            to_type(Value::Float(1.005), dec),
+            Ok(Value::Decimal(101, 2))
+        );
+        let e = to_type(Value::Int(1000), dec).expect_err("overflow");
+        assert_eq!(
+            e,
+            "1000 is out of range for DECIMAL(5, 2) (at most 3 digits before the point)"
+        );
+        assert_eq!(
+            to_type(Value::Decimal(-27, 1), DataType::Int),
+            Ok(Value::Int(-2))
+        );
+        assert_eq!(to_type(Value::Float(2.9), DataType::Int), Ok(Value::Int(2)));
+        let e = to_type(Value::Int(128), DataType::TinyInt).expect_err("range");
+        assert_eq!(e, "128 is out of range for TINYINT (-128..127)");
+        let e = to_type(Value::Float(1e300), DataType::BigInt).expect_err("range");
+        assert!(e.contains("out of range for BIGINT"), "{e}");
+        assert_eq!(
+            to_type(Value::Date(1), DataType::DateTime),
+            Ok(Value::DateTime(86_400_000_000))
+        );
+        assert_eq!(
+            to_type(Value::DateTime(86_400_000_001), DataType::Date),
+            Ok(Value::Date(1))
+        );
+        assert_eq!(
+            to_type(Value::Int(20_240_229), DataType::Date),
+            Ok(Value::Date(19782))
+        );
+        assert_eq!(
+            to_type(Value::Bool(true), DataType::Varchar(1)),
+            Ok(Value::Str("1".into()))
+        );
+        assert_eq!(
+            to_type(Value::Decimal(150, 2), DataType::String),
+            Ok(Value::Str("1.50".into()))
+        );
+        let e = to_type(Value::Int(123_456), DataType::Varchar(3)).expect_err("long");
+        assert!(e.contains("longer than VARCHAR(3)"), "{e}");
+        let e = to_type(Value::Date(0), DataType::Boolean).expect_err("date");
+        assert_eq!(e, "1970-01-01 (DATE) cannot be converted to BOOLEAN");
+        assert_eq!(to_type(Value::Null, DataType::Int), Ok(Value::Null));
+        assert_eq!(
+            to_type(Value::Float(1e39), DataType::Float),
+            Err("1000000000000000000000000000000000000000 is out of range for FLOAT".into())
+        );
     }
 
     #[test]

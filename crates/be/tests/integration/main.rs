@@ -42,6 +42,7 @@ use tonic::transport::Channel;
 mod compaction;
 mod flight;
 mod load;
+mod load_columns;
 
 const CLUSTER: i32 = 1234;
 /// The backend's address.
