@@ -49,18 +49,22 @@ const BATCH_ROWS: usize = 8192;
 /// ... or about this many bytes.
 const BATCH_BYTES: usize = 4 * 1024 * 1024;
 /// Every buffer is handed over when all of them together hold about this many bytes.
-const TOTAL_BYTES: usize = 32 * 1024 * 1024;
-/// Memory the row groups being encoded may hold together, over all of a load's tablets.
-pub const ENCODE_BUDGET: usize = 64 * 1024 * 1024;
+const TOTAL_BYTES: usize = 16 * 1024 * 1024;
+/// Memory the row groups being encoded may hold together, over all of a load's tablets. With
+/// 8 tablets a row group gets about 4 MB encoded, some 100K rows of TPC-H lineitem (DuckDB's
+/// row groups are 122,880 rows); compaction rewrites them into full-size ones later.
+pub const ENCODE_BUDGET: usize = 16 * 1024 * 1024;
 /// A row group is not ended early below this size (tiny row groups read slowly).
 const MIN_EARLY_ROW_GROUP: usize = 1024 * 1024;
 /// Batches queued per encode worker.
 const ENCODE_QUEUE: usize = 4;
-/// A message carries at most this many bytes of a rowset file.
-const FILE_CHUNK: usize = 4 * 1024 * 1024;
+/// A message carries at most this many bytes of a rowset file. Small: the HTTP/2 layer holds
+/// a whole message per stream until the flow-control window lets it go, and a load has
+/// tablets x replicas streams.
+const FILE_CHUNK: usize = 256 * 1024;
 /// Messages queued per replica stream. The bytes are shared by a tablet's replicas, so this
 /// (times [`FILE_CHUNK`], times the tablets) bounds what waits for the network.
-const STREAM_QUEUE: usize = 2;
+const STREAM_QUEUE: usize = 8;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a replica that ended its stream early gets to send the reply saying why.
 const REPLY_WAIT: Duration = Duration::from_secs(2);
