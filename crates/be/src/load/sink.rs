@@ -51,7 +51,7 @@ const BATCH_BYTES: usize = 4 * 1024 * 1024;
 /// Every buffer is handed over when all of them together hold about this many bytes.
 const TOTAL_BYTES: usize = 16 * 1024 * 1024;
 /// Memory the row groups being encoded may hold together, over all of a load's tablets. With
-/// 8 tablets a row group gets about 4 MB encoded, some 100K rows of TPC-H lineitem (DuckDB's
+/// 8 tablets a row group gets about 2 MB encoded, some 50K rows of TPC-H lineitem (DuckDB's
 /// row groups are 122,880 rows); compaction rewrites them into full-size ones later.
 pub const ENCODE_BUDGET: usize = 16 * 1024 * 1024;
 /// A row group is not ended early below this size (tiny row groups read slowly).
