@@ -8,6 +8,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::env::set_var("PROTOC", protoc);
     }
     println!("cargo:rerun-if-changed=proto/tessera.proto");
-    tonic_prost_build::configure().compile_protos(&["proto/tessera.proto"], &["proto"])?;
+    // A rowset file's bytes go to every replica of a tablet: `Bytes` shares them, no copy.
+    tonic_prost_build::configure()
+        .bytes(".tessera.WriteTabletRequest.parquet")
+        .compile_protos(&["proto/tessera.proto"], &["proto"])?;
     Ok(())
 }

@@ -1,10 +1,18 @@
 //! The replica side of a load: `WriteTablet` streams, `PublishVersion`, `AbortLoad`.
 //!
-//! A `WriteTablet` stream carries the header in its first message and then Arrow IPC data:
-//! each message's `arrow_ipc` is a complete IPC stream (schema + record batches), so every
-//! message decodes on its own. Batches are written to the pending rowset's Parquet file as
-//! they arrive (one message in flight), so memory stays bounded whatever the load's size. The
-//! rowset is recorded only when the stream ends cleanly; a stream that breaks leaves nothing.
+//! A `WriteTablet` stream carries the header in its first message and then the tablet's data
+//! in one of two forms:
+//!
+//! - **An encoded file** (what a load's coordinator sends): `parquet` carries the bytes of the
+//!   rowset file, encoded once by the coordinator for every replica, and the last message's
+//!   `file_end` says how many rows and bytes it holds. The replica appends the bytes to its
+//!   file as they arrive and, at the end, reads the footer back and checks rows, length and
+//!   columns before recording the rowset; without a `file_end` it keeps nothing.
+//! - **Rows**: each message's `arrow_ipc` is a complete IPC stream (schema + record batches),
+//!   which the replica encodes itself; the rowset is recorded when the stream ends cleanly.
+//!
+//! One message is in flight to the file writer, so memory stays bounded whatever the load's
+//! size; a stream that breaks leaves nothing.
 
 use std::io::Cursor;
 use std::sync::Arc;
@@ -28,6 +36,10 @@ use crate::backend::Backend;
 enum Chunk {
     /// One message's Arrow IPC stream.
     Data(Vec<u8>),
+    /// The next bytes of an encoded rowset file.
+    File(bytes::Bytes),
+    /// An encoded file is whole: rows and length.
+    FileEnd(i64, u64),
     /// The stream ended cleanly: record the rowset.
     Finish,
 }
@@ -115,6 +127,8 @@ fn write_chunks(
                     writer.write(&batch)?;
                 }
             }
+            Chunk::File(bytes) => writer.write_encoded(&bytes)?,
+            Chunk::FileEnd(rows, len) => writer.end_encoded(rows, len)?,
             Chunk::Finish => {
                 let r = storage.commit_rowset(writer)?;
                 return Ok((r.rows, r.bytes));
@@ -168,26 +182,84 @@ async fn write_stream(
     let (tx, rx) = mpsc::channel::<Chunk>(1);
     let storage = be.storage.clone();
     let worker = tokio::task::spawn_blocking(move || write_chunks(&storage, writer, &schema, rx));
-    let mut chunk = (!first.arrow_ipc.is_empty()).then_some(first.arrow_ipc);
+    let mut msg = Some(WriteTabletRequest {
+        header: None,
+        ..first
+    });
+    // Whether the stream sends an encoded file, once known; and whether its end came.
+    let mut encoded: Option<bool> = None;
+    let mut ended = false;
     let outcome: Result<()> = loop {
-        if let Some(bytes) = chunk.take()
-            && tx.send(Chunk::Data(bytes)).await.is_err()
-        {
-            // The writer stopped on an error; it is returned below.
-            break Ok(());
+        if let Some(m) = msg.take() {
+            let mut chunks = Vec::with_capacity(2);
+            if !m.arrow_ipc.is_empty() {
+                chunks.push(Chunk::Data(m.arrow_ipc));
+            }
+            if !m.parquet.is_empty() {
+                chunks.push(Chunk::File(m.parquet));
+            }
+            if let Some(end) = m.file_end {
+                let len = u64::try_from(end.bytes).map_err(|_| {
+                    Error::invalid(format!(
+                        "WriteTablet for tablet {tablet_id}: a negative file length {}",
+                        end.bytes
+                    ))
+                });
+                match len {
+                    Ok(len) => chunks.push(Chunk::FileEnd(end.rows, len)),
+                    Err(e) => break Err(e),
+                }
+            }
+            let mut refused = None;
+            for c in &chunks {
+                let is_file = matches!(c, Chunk::File(_) | Chunk::FileEnd(..));
+                if ended || *encoded.get_or_insert(is_file) != is_file {
+                    refused = Some(Error::invalid(format!(
+                        "WriteTablet for tablet {tablet_id}: {}",
+                        if ended {
+                            "data after the file's end"
+                        } else {
+                            "a stream carries rows or an encoded file, not both"
+                        }
+                    )));
+                    break;
+                }
+                ended = matches!(c, Chunk::FileEnd(..));
+            }
+            if let Some(e) = refused {
+                break Err(e);
+            }
+            let mut stopped = false;
+            for c in chunks {
+                if tx.send(c).await.is_err() {
+                    stopped = true;
+                    break;
+                }
+            }
+            if stopped {
+                // The writer stopped on an error; it is returned below.
+                break Ok(());
+            }
         }
         match stream.message().await {
-            Ok(Some(msg)) => {
-                if msg.header.is_some() {
+            Ok(Some(m)) => {
+                if m.header.is_some() {
                     break Err(Error::invalid(format!(
                         "WriteTablet for tablet {tablet_id}: a second header in the stream"
                     )));
                 }
-                if !msg.arrow_ipc.is_empty() {
-                    chunk = Some(msg.arrow_ipc);
-                }
+                msg = Some(m);
             }
             Ok(None) => {
+                if encoded == Some(true) && !ended {
+                    break Err(Error::new(
+                        common::StatusCode::Cancelled,
+                        format!(
+                            "WriteTablet for tablet {tablet_id} (txn {txn_id}): the stream ended \
+                             before the rowset file's end; nothing was written"
+                        ),
+                    ));
+                }
                 let _ = tx.send(Chunk::Finish).await;
                 break Ok(());
             }

@@ -60,6 +60,7 @@ pub use meta::TabletState;
 pub use root::tablet_dir_in;
 pub use rowset::ReadPin;
 pub use rowset::RowsetBatches;
+pub use rowset::RowsetEncoder;
 pub use rowset::RowsetMeta;
 pub use rowset::RowsetWriter;
 pub use rowset::TabletRead;

@@ -10,6 +10,8 @@
 
 use std::fs;
 use std::fs::File;
+use std::io::BufWriter;
+use std::io::Write;
 use std::path::Path;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,7 +27,9 @@ use common::schema::TableSchema;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReader;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::parquet_to_arrow_schema;
 use parquet::basic::Compression;
+use parquet::file::metadata::ParquetMetaDataReader;
 use parquet::file::properties::WriterProperties;
 use serde::Deserialize;
 use serde::Serialize;
@@ -150,6 +154,10 @@ pub(crate) fn new_rowset_id(prefix: &str) -> String {
 
 /// Writes one pending rowset's file. Memory stays bounded: row groups are flushed as they
 /// fill. Dropping the writer without committing it removes the temporary file.
+///
+/// It takes either batches, which it encodes itself ([`RowsetWriter::write`]), or the bytes
+/// of a file a [`RowsetEncoder`] encoded elsewhere ([`RowsetWriter::write_encoded`], then
+/// [`RowsetWriter::end_encoded`]), never both.
 pub struct RowsetWriter {
     pub(crate) tablet_id: i64,
     pub(crate) txn_id: i64,
@@ -158,8 +166,48 @@ pub struct RowsetWriter {
     dir: PathBuf,
     schema: SchemaRef,
     writer: Option<ArrowWriter<File>>,
+    /// The file being received already encoded, and its length so far.
+    encoded: Option<(BufWriter<File>, u64)>,
+    /// Set once an encoded file was checked complete (with the file, unless it was empty).
+    encoded_done: bool,
+    encoded_file: Option<File>,
     tmp_path: Option<PathBuf>,
     rows: i64,
+}
+
+/// The properties every rowset file is written with: LZ4 pages, row groups bounded by rows
+/// and by encoded bytes.
+fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::LZ4_RAW)
+        .set_max_row_group_row_count(Some(MAX_ROW_GROUP_ROWS))
+        .set_max_row_group_bytes(Some(MAX_ROW_GROUP_BYTES))
+        .build()
+}
+
+/// Checks a batch against a tablet's columns (names, types, NOT NULL) and relabels it with
+/// the tablet's schema as stored. `None` for an empty batch.
+fn prepare_batch(
+    schema: &SchemaRef,
+    tablet_id: i64,
+    batch: &RecordBatch,
+) -> Result<Option<RecordBatch>> {
+    check_arrow_schema(schema, &batch.schema())?;
+    for (field, col) in schema.fields().iter().zip(batch.columns()) {
+        if !field.is_nullable() && col.null_count() > 0 {
+            return Err(Error::invalid(format!(
+                "column '{}' is NOT NULL but the data has {} NULL values",
+                field.name(),
+                col.null_count()
+            )));
+        }
+    }
+    if batch.num_rows() == 0 {
+        return Ok(None);
+    }
+    RecordBatch::try_new(schema.clone(), batch.columns().to_vec())
+        .map(Some)
+        .map_err(|e| Error::invalid(format!("tablet {tablet_id}: bad batch: {e}")))
 }
 
 impl RowsetWriter {
@@ -178,6 +226,9 @@ impl RowsetWriter {
             dir,
             schema: arrow_schema(schema),
             writer: None,
+            encoded: None,
+            encoded_done: false,
+            encoded_file: None,
             tmp_path: None,
             rows: 0,
         }
@@ -217,33 +268,19 @@ impl RowsetWriter {
     /// Appends a batch. Its columns must match the tablet's (names and types); a NULL in a NOT
     /// NULL column is refused.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        check_arrow_schema(&self.schema, &batch.schema())?;
-        for (field, col) in self.schema.fields().iter().zip(batch.columns()) {
-            if !field.is_nullable() && col.null_count() > 0 {
-                return Err(Error::invalid(format!(
-                    "column '{}' is NOT NULL but the data has {} NULL values",
-                    field.name(),
-                    col.null_count()
-                )));
-            }
-        }
-        if batch.num_rows() == 0 {
-            return Ok(());
+        if self.encoded.is_some() || self.encoded_done {
+            return Err(Error::invalid(format!(
+                "tablet {}: rows cannot follow an encoded rowset file",
+                self.tablet_id
+            )));
         }
         // Re-labelled with the tablet's schema (names, nullability) as stored.
-        let batch = RecordBatch::try_new(self.schema.clone(), batch.columns().to_vec())
-            .map_err(|e| Error::invalid(format!("tablet {}: bad batch: {e}", self.tablet_id)))?;
+        let Some(batch) = prepare_batch(&self.schema, self.tablet_id, batch)? else {
+            return Ok(());
+        };
         if self.writer.is_none() {
-            let tmp = self.dir.join(format!("{}.{TMP_EXT}", self.file_name()));
-            let file = File::create(&tmp)
-                .map_err(|e| Error::io(format!("create {}", tmp.display()), e))?;
-            self.tmp_path = Some(tmp);
-            let props = WriterProperties::builder()
-                .set_compression(Compression::LZ4_RAW)
-                .set_max_row_group_row_count(Some(MAX_ROW_GROUP_ROWS))
-                .set_max_row_group_bytes(Some(MAX_ROW_GROUP_BYTES))
-                .build();
-            let w = ArrowWriter::try_new(file, self.schema.clone(), Some(props))
+            let file = self.create_tmp()?;
+            let w = ArrowWriter::try_new(file, self.schema.clone(), Some(writer_properties()))
                 .map_err(|e| parquet_err(self.tablet_id, "open the Parquet writer", e))?;
             self.writer = Some(w);
         }
@@ -255,15 +292,131 @@ impl RowsetWriter {
         Ok(())
     }
 
+    fn create_tmp(&mut self) -> Result<File> {
+        let tmp = self.dir.join(format!("{}.{TMP_EXT}", self.file_name()));
+        // Readable too: an encoded file's footer is read back before it is kept.
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(|e| Error::io(format!("create {}", tmp.display()), e))?;
+        self.tmp_path = Some(tmp);
+        Ok(file)
+    }
+
+    /// Appends the next bytes of a rowset file a [`RowsetEncoder`] encoded (the load's
+    /// coordinator encodes once and every replica stores the same bytes).
+    pub fn write_encoded(&mut self, bytes: &[u8]) -> Result<()> {
+        if self.writer.is_some() || self.encoded_done {
+            return Err(Error::invalid(format!(
+                "tablet {}: encoded file bytes cannot follow rows or the file's end",
+                self.tablet_id
+            )));
+        }
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        if self.encoded.is_none() {
+            let file = self.create_tmp()?;
+            self.encoded = Some((BufWriter::with_capacity(1 << 20, file), 0));
+        }
+        if let Some((out, len)) = self.encoded.as_mut() {
+            out.write_all(bytes).map_err(|e| {
+                Error::io(format!("write rowset file of tablet {}", self.tablet_id), e)
+            })?;
+            *len += bytes.len() as u64;
+        }
+        Ok(())
+    }
+
+    /// Ends an encoded file that the sender says holds `rows` rows in `len` bytes. The file
+    /// must be exactly that: a complete Parquet file (its footer is read back) with the
+    /// tablet's columns and NOT NULL constraints; anything else is refused and nothing is
+    /// kept.
+    pub fn end_encoded(&mut self, rows: i64, len: u64) -> Result<()> {
+        let tablet_id = self.tablet_id;
+        if self.writer.is_some() || self.encoded_done {
+            return Err(Error::invalid(format!(
+                "tablet {tablet_id}: an encoded file's end after rows or a second end"
+            )));
+        }
+        let bad = |why: String| Error::invalid(format!("tablet {tablet_id}: {why}"));
+        let Some((out, got)) = self.encoded.take() else {
+            if rows != 0 || len != 0 {
+                return Err(bad(format!(
+                    "the rowset file should hold {rows} rows in {len} bytes but no byte came"
+                )));
+            }
+            self.encoded_done = true;
+            return Ok(());
+        };
+        if got != len {
+            return Err(bad(format!(
+                "the rowset file should be {len} bytes but {got} came; nothing was kept"
+            )));
+        }
+        let file = out.into_inner().map_err(|e| {
+            Error::io(
+                format!("write rowset file of tablet {tablet_id}"),
+                e.into_error(),
+            )
+        })?;
+        let mut magic = [0u8; 4];
+        std::os::unix::fs::FileExt::read_exact_at(&file, &mut magic, 0)
+            .map_err(|e| bad(format!("the rowset file is not a whole Parquet file: {e}")))?;
+        if &magic != b"PAR1" {
+            return Err(bad(
+                "the rowset file is not a whole Parquet file: it does not start with PAR1".into(),
+            ));
+        }
+        let meta = ParquetMetaDataReader::new()
+            .parse_and_finish(&file)
+            .map_err(|e| bad(format!("the rowset file is not a whole Parquet file: {e}")))?;
+        let fm = meta.file_metadata();
+        if fm.num_rows() != rows {
+            return Err(bad(format!(
+                "the rowset file holds {} rows, not the {rows} announced",
+                fm.num_rows()
+            )));
+        }
+        let stored = parquet_to_arrow_schema(fm.schema_descr(), fm.key_value_metadata())
+            .map_err(|e| bad(format!("the rowset file's schema cannot be read: {e}")))?;
+        check_arrow_schema(&self.schema, &stored).map_err(|e| bad(e.message))?;
+        for (want, have) in self.schema.fields().iter().zip(stored.fields()) {
+            if !want.is_nullable() && have.is_nullable() {
+                return Err(bad(format!(
+                    "column '{}' is NOT NULL but the rowset file lets it hold NULL",
+                    want.name()
+                )));
+            }
+        }
+        self.rows = rows;
+        self.encoded_done = true;
+        self.encoded_file = Some(file);
+        Ok(())
+    }
+
     /// Finishes the file: footer, fsync, rename to its final name, fsync of the directory.
     /// Returns the pending rowset to record.
     pub(crate) fn finish(mut self) -> Result<RowsetMeta> {
         let mut files = Vec::new();
         let mut bytes = 0i64;
-        if let (Some(w), Some(tmp)) = (self.writer.take(), self.tmp_path.clone()) {
-            let file = w
-                .into_inner()
-                .map_err(|e| parquet_err(self.tablet_id, "finish the Parquet file", e))?;
+        if self.encoded.is_some() {
+            return Err(Error::invalid(format!(
+                "tablet {}: the encoded rowset file was not ended; nothing was kept",
+                self.tablet_id
+            )));
+        }
+        let file = match (self.writer.take(), self.encoded_file.take()) {
+            (Some(w), _) => Some(
+                w.into_inner()
+                    .map_err(|e| parquet_err(self.tablet_id, "finish the Parquet file", e))?,
+            ),
+            (None, file) => file,
+        };
+        if let (Some(file), Some(tmp)) = (file, self.tmp_path.clone()) {
             let finish = || -> std::io::Result<u64> {
                 file.sync_all()?;
                 let len = file.metadata()?.len();
@@ -293,9 +446,135 @@ impl RowsetWriter {
     }
 }
 
+/// Where a [`RowsetEncoder`]'s writer puts the file's bytes until they are taken.
+#[derive(Clone, Default)]
+struct SharedBuf(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl SharedBuf {
+    fn take(&self) -> Vec<u8> {
+        match self.0.lock() {
+            Ok(mut v) => std::mem::take(&mut *v),
+            Err(p) => std::mem::take(&mut *p.into_inner()),
+        }
+    }
+}
+
+impl Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.0.lock() {
+            Ok(mut v) => v.extend_from_slice(buf),
+            Err(p) => p.into_inner().extend_from_slice(buf),
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Encodes a rowset file in memory, handing out its bytes as row groups complete, for a
+/// load's coordinator: it encodes a tablet's rows once and sends the same bytes to every
+/// replica, which stores them with [`RowsetWriter::write_encoded`] (the way StarRocks's
+/// replicated storage has the primary replica ship its segment files). The file is the one
+/// [`RowsetWriter::write`] would have written from the same batches.
+pub struct RowsetEncoder {
+    tablet_id: i64,
+    schema: SchemaRef,
+    writer: Option<ArrowWriter<SharedBuf>>,
+    buf: SharedBuf,
+    rows: i64,
+    len: u64,
+}
+
+impl RowsetEncoder {
+    /// An encoder for a tablet with these columns.
+    pub fn new(tablet_id: i64, schema: &TableSchema) -> RowsetEncoder {
+        RowsetEncoder {
+            tablet_id,
+            schema: arrow_schema(schema),
+            writer: None,
+            buf: SharedBuf::default(),
+            rows: 0,
+            len: 0,
+        }
+    }
+
+    /// Encodes a batch (checked like [`RowsetWriter::write`]); returns the file's bytes that
+    /// became ready (empty until a row group completes).
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<Vec<u8>> {
+        let Some(batch) = prepare_batch(&self.schema, self.tablet_id, batch)? else {
+            return Ok(Vec::new());
+        };
+        if self.writer.is_none() {
+            let w = ArrowWriter::try_new(
+                self.buf.clone(),
+                self.schema.clone(),
+                Some(writer_properties()),
+            )
+            .map_err(|e| parquet_err(self.tablet_id, "open the Parquet writer", e))?;
+            self.writer = Some(w);
+        }
+        if let Some(w) = self.writer.as_mut() {
+            w.write(&batch)
+                .map_err(|e| parquet_err(self.tablet_id, "encode a batch", e))?;
+        }
+        self.rows += batch.num_rows() as i64;
+        self.take()
+    }
+
+    /// Memory the row group being encoded holds.
+    pub fn buffered_bytes(&self) -> usize {
+        self.writer.as_ref().map_or(0, ArrowWriter::memory_size)
+    }
+
+    /// Ends the row group being encoded now (to bound memory); returns the bytes ready.
+    pub fn flush_row_group(&mut self) -> Result<Vec<u8>> {
+        if let Some(w) = self.writer.as_mut() {
+            w.flush()
+                .map_err(|e| parquet_err(self.tablet_id, "flush a row group", e))?;
+        }
+        self.take()
+    }
+
+    /// Writes the footer. Returns the last bytes, the rows and the whole file's length
+    /// (0 and 0 when no row came: no file at all).
+    pub fn finish(mut self) -> Result<(Vec<u8>, i64, u64)> {
+        if let Some(mut w) = self.writer.take() {
+            w.finish()
+                .map_err(|e| parquet_err(self.tablet_id, "finish the Parquet file", e))?;
+            w.sync().map_err(|e| {
+                Error::io(
+                    format!("encode the rowset file of tablet {}", self.tablet_id),
+                    e,
+                )
+            })?;
+        }
+        let tail = self.buf.take();
+        self.len += tail.len() as u64;
+        Ok((tail, self.rows, self.len))
+    }
+
+    fn take(&mut self) -> Result<Vec<u8>> {
+        if let Some(w) = self.writer.as_mut() {
+            w.sync().map_err(|e| {
+                Error::io(
+                    format!("encode the rowset file of tablet {}", self.tablet_id),
+                    e,
+                )
+            })?;
+        }
+        let bytes = self.buf.take();
+        self.len += bytes.len() as u64;
+        Ok(bytes)
+    }
+}
+
 impl Drop for RowsetWriter {
     fn drop(&mut self) {
         self.writer.take();
+        self.encoded.take();
+        self.encoded_file.take();
         if let Some(tmp) = self.tmp_path.take() {
             let _ = fs::remove_file(tmp);
         }

@@ -272,6 +272,7 @@ mod rowsets {
 
     use super::req;
     use super::roots;
+    use super::schema;
     use crate::StorageEngine;
 
     const T: i64 = 70_001;
@@ -392,6 +393,114 @@ mod rowsets {
             Err(err) => err,
         };
         assert!(err.message.contains("partition 101"), "{}", err.message);
+    }
+
+    /// The coordinator's encoder and a replica's writer: the file a replica stores from the
+    /// encoded bytes reads back as the rows, however the bytes were cut.
+    fn write_encoded(
+        e: &StorageEngine,
+        txn: i64,
+        batches: &[&[i32]],
+        cut: usize,
+    ) -> common::Result<crate::RowsetMeta> {
+        let mut enc = crate::RowsetEncoder::new(T, &schema());
+        let mut bytes = Vec::new();
+        for (i, b) in batches.iter().enumerate() {
+            bytes.extend(enc.write(&batch(b))?);
+            if i % 2 == 1 {
+                bytes.extend(enc.flush_row_group()?);
+            }
+        }
+        let (tail, rows, len) = enc.finish()?;
+        bytes.extend(tail);
+        assert_eq!(bytes.len() as u64, len);
+        let mut w = e.rowset_writer(txn, T, 101)?;
+        for chunk in bytes.chunks(cut.max(1)) {
+            w.write_encoded(chunk)?;
+        }
+        w.end_encoded(rows, len)?;
+        e.commit_rowset(w)
+    }
+
+    #[test]
+    fn encoded_files_are_stored_as_sent_and_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let e = StorageEngine::open(&roots(&dir, 1)).expect("open");
+        e.create_tablet(req(T, 1)).expect("create");
+        let r = write_encoded(&e, 61, &[&[1, 2], &[3], &[4, 5, 6]], 7).expect("encoded");
+        assert_eq!((r.rows, r.files.len()), (6, 1));
+        assert!(r.bytes > 0);
+        assert_eq!(e.publish(61, T, 101, 2).expect("publish"), 2);
+        assert_eq!(read(&e, 2), vec![1, 2, 3, 4, 5, 6]);
+        // No row: no file, like an empty load.
+        let r = write_encoded(&e, 62, &[], 100).expect("empty");
+        assert_eq!((r.rows, r.files.len(), r.bytes), (0, 0, 0));
+
+        // The file, and what is wrong with it, comes from the coordinator over the network:
+        // every mismatch is refused with a reason and leaves no file behind.
+        let mut enc = crate::RowsetEncoder::new(T, &schema());
+        let mut bytes = enc.write(&batch(&[9, 8, 7])).expect("encode");
+        let (tail, rows, len) = enc.finish().expect("finish");
+        bytes.extend(tail);
+        let before = files_in(&e);
+        let attempt = |data: &[u8], rows: i64, len: u64| -> String {
+            let mut w = e.rowset_writer(63, T, 101).expect("writer");
+            w.write_encoded(data).expect("bytes");
+            let err = match w.end_encoded(rows, len) {
+                Ok(()) => e.commit_rowset(w).expect_err("bad file committed"),
+                Err(err) => err,
+            };
+            assert_eq!(err.code, StatusCode::InvalidArgument, "{}", err.message);
+            assert!(err.message.contains("tablet 70001"), "{}", err.message);
+            err.message
+        };
+        let m = attempt(&bytes, rows + 1, len);
+        assert!(m.contains("3 rows, not the 4 announced"), "{m}");
+        let m = attempt(&bytes[..bytes.len() - 1], rows, len);
+        assert!(m.contains("came; nothing was kept"), "{m}");
+        let m = attempt(&bytes[..bytes.len() - 1], rows, len - 1);
+        assert!(m.contains("not a whole Parquet file"), "{m}");
+        let mut garbled = bytes.clone();
+        garbled[0] = b'X';
+        let m = attempt(&garbled, rows, len);
+        assert!(m.contains("not a whole Parquet file"), "{m}");
+        // Another table's file (other columns) is refused.
+        let mut other = schema();
+        other.columns[0].name = "v".into();
+        let mut enc = crate::RowsetEncoder::new(T, &other);
+        let mut foreign = enc.write(&batch(&[1])).expect_err("names differ").message;
+        assert!(
+            foreign.contains("'k'") || foreign.contains("'v'"),
+            "{foreign}"
+        );
+        let ob = {
+            let s = Arc::new(Schema::new(vec![Field::new("v", ArrowType::Int32, false)]));
+            RecordBatch::try_new(s, vec![Arc::new(Int32Array::from(vec![1]))]).expect("batch")
+        };
+        let mut data = enc.write(&ob).expect("encode");
+        let (tail, rows, len) = enc.finish().expect("finish");
+        data.extend(tail);
+        foreign = attempt(&data, rows, len);
+        assert!(foreign.contains("column 1 of the data is 'v'"), "{foreign}");
+        assert_eq!(files_in(&e), before);
+
+        // Bytes without their end never become a rowset; nor do rows mixed with bytes.
+        let mut w = e.rowset_writer(64, T, 101).expect("writer");
+        w.write_encoded(&bytes).expect("bytes");
+        let err = e.commit_rowset(w).expect_err("no end");
+        assert!(err.message.contains("not ended"), "{}", err.message);
+        let mut w = e.rowset_writer(65, T, 101).expect("writer");
+        w.write(&batch(&[1])).expect("rows");
+        let err = w.write_encoded(&bytes).expect_err("mixed");
+        assert!(err.message.contains("cannot follow"), "{}", err.message);
+        let err = w.end_encoded(rows, len).expect_err("mixed end");
+        assert!(err.message.contains("after rows"), "{}", err.message);
+        drop(w);
+        let mut w = e.rowset_writer(66, T, 101).expect("writer");
+        let err = w.end_encoded(1, 10).expect_err("nothing came");
+        assert!(err.message.contains("no byte came"), "{}", err.message);
+        drop(w);
+        assert_eq!(files_in(&e), before);
     }
 
     #[test]

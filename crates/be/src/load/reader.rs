@@ -98,13 +98,6 @@ fn is_blank(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
-/// `f` without spaces and tabs at either end.
-fn trim_blanks(f: &[u8]) -> &[u8] {
-    let s = f.iter().position(|b| !is_blank(*b)).unwrap_or(f.len());
-    let e = f.iter().rposition(|b| !is_blank(*b)).map_or(s, |i| i + 1);
-    &f[s..e]
-}
-
 /// Where the quoting parser is inside a field.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum Mode {
@@ -648,6 +641,9 @@ impl Middle {
     }
 }
 
+/// Fields of a row, on the stack up to this many (no allocation per row).
+const STACK_FIELDS: usize = 48;
+
 fn emit_csv(row: &[u8], sep: &[u8], trim: bool, skip: &mut u64, out: &mut dyn Rows) {
     if row.is_empty() {
         return;
@@ -656,34 +652,69 @@ fn emit_csv(row: &[u8], sep: &[u8], trim: bool, skip: &mut u64, out: &mut dyn Ro
         *skip -= 1;
         return;
     }
-    let mut fields: Vec<Option<&str>> = Vec::new();
+    // One UTF-8 check for the whole row: an ASCII separator only ever splits it at character
+    // boundaries. Otherwise (or when the row is not valid UTF-8) each field is checked, which
+    // also names the bad column.
+    let text = if sep.is_ascii() {
+        std::str::from_utf8(row).ok()
+    } else {
+        None
+    };
+    let mut stack: [Option<&str>; STACK_FIELDS] = [None; STACK_FIELDS];
+    let mut heap: Vec<Option<&str>> = Vec::new();
+    let mut n = 0usize;
     let mut rest = row;
+    let mut at = 0usize;
     loop {
-        let (field, next) = match find(rest, sep) {
-            Some(i) => (&rest[..i], Some(&rest[i + sep.len()..])),
-            None => (rest, None),
+        let (len, next) = match find(rest, sep) {
+            Some(i) => (i, Some(i + sep.len())),
+            None => (rest.len(), None),
         };
-        let field = if trim { trim_blanks(field) } else { field };
-        if field == b"\\N" {
-            fields.push(None);
+        let (mut from, mut to) = (at, at + len);
+        if trim {
+            while from < to && is_blank(row[from]) {
+                from += 1;
+            }
+            while to > from && is_blank(row[to - 1]) {
+                to -= 1;
+            }
+        }
+        let field = &row[from..to];
+        let value = if field == b"\\N" {
+            None
+        } else if let Some(t) = text.and_then(|t| t.get(from..to)) {
+            Some(t)
         } else {
             match std::str::from_utf8(field) {
-                Ok(s) => fields.push(Some(s)),
+                Ok(s) => Some(s),
                 Err(_) => {
-                    out.bad(
-                        format!("column {} is not valid UTF-8 text", fields.len() + 1),
-                        row,
-                    );
+                    out.bad(format!("column {} is not valid UTF-8 text", n + 1), row);
                     return;
                 }
             }
+        };
+        if n < STACK_FIELDS {
+            stack[n] = value;
+        } else {
+            if heap.is_empty() {
+                heap.extend_from_slice(&stack);
+            }
+            heap.push(value);
         }
+        n += 1;
         match next {
-            Some(n) => rest = n,
+            Some(skip_to) => {
+                rest = &rest[skip_to..];
+                at += skip_to;
+            }
             None => break,
         }
     }
-    out.row(&fields, row);
+    if n <= STACK_FIELDS {
+        out.row(&stack[..n], row);
+    } else {
+        out.row(&heap, row);
+    }
 }
 
 impl BodyReader for CsvReader {
@@ -1086,6 +1117,30 @@ mod tests {
             c.bad[0].0.contains("column 1 is not valid UTF-8"),
             "{:?}",
             c.bad
+        );
+    }
+
+    #[test]
+    fn csv_plain_rows_checked_once_per_row() {
+        // A bad byte in a later column is still named; a non-ASCII separator splits where it
+        // should; \N is NULL only as a whole field; more fields than fit on the stack.
+        let c = parse(&csv(b",", b"\n", 0), b"1,\xe4\xb8\xad,\\Nx\n2,a\xff,3\n").expect("ok");
+        assert_eq!(c.rows, vec![vec![s("1"), s("\u{4e2d}"), s("\\Nx")]]);
+        assert_eq!(c.bad.len(), 1);
+        assert!(
+            c.bad[0].0.contains("column 2 is not valid UTF-8"),
+            "{:?}",
+            c.bad
+        );
+        let sep = "\u{a6}".as_bytes();
+        let c = parse(&csv(sep, b"\n", 0), "a\u{a6}\u{e9}\u{a6}\n".as_bytes()).expect("ok");
+        assert_eq!(c.rows, vec![vec![s("a"), s("\u{e9}"), s("")]]);
+        let wide: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+        let body = format!("{}\n", wide.join(","));
+        let c = parse(&csv(b",", b"\n", 0), body.as_bytes()).expect("ok");
+        assert_eq!(
+            c.rows,
+            vec![wide.iter().map(|w| Some(w.clone())).collect::<Vec<_>>()]
         );
     }
 

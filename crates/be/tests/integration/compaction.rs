@@ -30,6 +30,7 @@ async fn write_version(c: &mut BackendServiceClient<Channel>, version: i64) -> W
             WriteTabletRequest {
                 header: Some(header(txn(version), TABLET)),
                 arrow_ipc: Vec::new(),
+                ..Default::default()
             },
             data(ipc),
         ],

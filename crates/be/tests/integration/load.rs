@@ -100,6 +100,7 @@ pub(crate) fn data(bytes: Vec<u8>) -> WriteTabletRequest {
     WriteTabletRequest {
         header: None,
         arrow_ipc: bytes,
+        ..Default::default()
     }
 }
 
@@ -197,6 +198,7 @@ async fn pending_rowsets_of_transactions_that_never_publish_are_dropped() {
                 WriteTabletRequest {
                     header: Some(header(txn, 83_001)),
                     arrow_ipc: Vec::new(),
+                    ..Default::default()
                 },
                 data(to_ipc(&batch(&[key], &[Some("a")])).expect("ipc")),
             ],
@@ -219,6 +221,133 @@ async fn pending_rowsets_of_transactions_that_never_publish_are_dropped() {
     let _ = stop_fe.send(());
 }
 
+/// A tablet's file encoded once (as a load's coordinator does) and sent as bytes.
+fn encoded(tablet_id: i64, keys: &[i32], values: &[Option<&str>]) -> (Vec<u8>, i64, i64) {
+    let mut enc = storage::RowsetEncoder::new(tablet_id, &load_schema());
+    let mut bytes = enc.write(&batch(keys, values)).expect("encode");
+    let (tail, rows, len) = enc.finish().expect("finish");
+    bytes.extend(tail);
+    (bytes, rows, i64::try_from(len).expect("len"))
+}
+
+fn file_msg(bytes: &[u8], end: Option<(i64, i64)>) -> WriteTabletRequest {
+    WriteTabletRequest {
+        parquet: bytes.to_vec().into(),
+        file_end: end.map(|(rows, bytes)| proto::RowsetFileEnd { rows, bytes }),
+        ..Default::default()
+    }
+}
+
+fn head(txn_id: i64, tablet_id: i64) -> WriteTabletRequest {
+    WriteTabletRequest {
+        header: Some(header(txn_id, tablet_id)),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_tablet_stores_a_file_encoded_by_the_coordinator() {
+    let _lock = machine_lock();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_reports, stop_fe) = fake_frontend().await;
+    let handle = start(dir.path()).await;
+    assert!(heartbeat(hb(CLUSTER, BE, 1)).await.ok);
+    let mut c = backend_client(8060).await;
+    create_load_tablet(&mut c, 84_001).await;
+    let (file, rows, len) = encoded(84_001, &[5, 6, 7], &[Some("x"), None, Some("z")]);
+    assert!(file.len() > 100);
+
+    // Cut anywhere, with the end on the last bytes or alone: stored as sent.
+    let (a, b) = file.split_at(37);
+    let r = write(
+        &mut c,
+        vec![
+            head(601, 84_001),
+            file_msg(a, None),
+            file_msg(b, Some((rows, len))),
+        ],
+    )
+    .await;
+    assert!(r.ok, "{}", r.error);
+    assert_eq!((r.rows, r.bytes), (3, len));
+    let r = write(
+        &mut c,
+        vec![
+            head(602, 84_001),
+            file_msg(&file, None),
+            file_msg(&[], Some((rows, len))),
+        ],
+    )
+    .await;
+    assert!(r.ok, "{}", r.error);
+    assert!(publish(&mut c, 601, &[(84_001, 2)]).await[0].ok);
+    assert!(publish(&mut c, 602, &[(84_001, 3)]).await[0].ok);
+    let mut keys = keys_at(&handle, 84_001, 3);
+    keys.sort_unstable();
+    assert_eq!(keys, [5, 5, 6, 6, 7, 7]);
+
+    // What a broken or confused coordinator could send is refused, naming the tablet, and
+    // keeps nothing.
+    let cases: Vec<(Vec<WriteTabletRequest>, &str)> = vec![
+        (
+            vec![head(603, 84_001), file_msg(&file, None)],
+            "ended before the rowset file's end",
+        ),
+        (
+            vec![
+                head(603, 84_001),
+                file_msg(&file[..file.len() - 8], Some((rows, len))),
+            ],
+            "came; nothing was kept",
+        ),
+        (
+            vec![head(603, 84_001), file_msg(&file, Some((rows + 1, len)))],
+            "not the 4 announced",
+        ),
+        (
+            vec![
+                head(603, 84_001),
+                file_msg(&file[8..], Some((rows, len - 8))),
+            ],
+            "not a whole Parquet file",
+        ),
+        (
+            vec![
+                head(603, 84_001),
+                data(to_ipc(&batch(&[1], &[None])).expect("ipc")),
+                file_msg(&file, Some((rows, len))),
+            ],
+            "rows or an encoded file, not both",
+        ),
+        (
+            vec![
+                head(603, 84_001),
+                file_msg(&file, Some((rows, len))),
+                file_msg(&file, None),
+            ],
+            "data after the file's end",
+        ),
+        (
+            vec![head(603, 84_001), file_msg(&[], Some((rows, -1)))],
+            "negative file length",
+        ),
+    ];
+    for (msgs, why) in cases {
+        let r = write(&mut c, msgs).await;
+        assert!(!r.ok, "{why}: accepted");
+        assert!(r.error.contains(why), "{why}: {}", r.error);
+        assert!(r.error.contains("84001"), "{why}: {}", r.error);
+    }
+    let meta = handle.backend.storage.tablet_meta(84_001).expect("meta");
+    assert!(meta.pending.is_empty(), "{:?}", meta.pending);
+    let tablet_dir = handle.backend.storage.tablet_dir(84_001).expect("dir");
+    let files = std::fs::read_dir(tablet_dir).expect("dir").count();
+    assert_eq!(files, 2, "only the two published files are on disk");
+    drop(c);
+    handle.shutdown().await;
+    let _ = stop_fe.send(());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn write_tablet_publish_version_and_abort_load() {
     let _lock = machine_lock();
@@ -236,6 +365,7 @@ async fn write_tablet_publish_version_and_abort_load() {
         WriteTabletRequest {
             header: Some(header(501, 81_001)),
             arrow_ipc: Vec::new(),
+            ..Default::default()
         },
         data(first.clone()),
         data(second),
@@ -299,6 +429,7 @@ async fn write_tablet_publish_version_and_abort_load() {
         let mut msgs = vec![WriteTabletRequest {
             header: Some(h),
             arrow_ipc: Vec::new(),
+            ..Default::default()
         }];
         if !bytes.is_empty() {
             msgs.push(data(bytes));
@@ -347,6 +478,7 @@ async fn write_tablet_publish_version_and_abort_load() {
         vec![WriteTabletRequest {
             header: Some(header(503, 81_001)),
             arrow_ipc: to_ipc(&batch(&[9], &[None])).expect("ipc"),
+            ..Default::default()
         }],
     )
     .await;
@@ -393,6 +525,7 @@ async fn write_tablet_publish_version_and_abort_load() {
         vec![WriteTabletRequest {
             header: Some(header(504, 81_001)),
             arrow_ipc: Vec::new(),
+            ..Default::default()
         }],
     )
     .await;
