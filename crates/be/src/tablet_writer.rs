@@ -141,10 +141,30 @@ fn write_chunks(
     ))
 }
 
+/// Messages of a `WriteTablet` stream: from the network (`tonic::Streaming`) or, for the load
+/// coordinator's own replicas, straight from its sink.
+pub(crate) trait WriteMessages:
+    tokio_stream::Stream<Item = std::result::Result<WriteTabletRequest, tonic::Status>> + Unpin + Send
+{
+}
+
+impl<S> WriteMessages for S where
+    S: tokio_stream::Stream<Item = std::result::Result<WriteTabletRequest, tonic::Status>>
+        + Unpin
+        + Send
+{
+}
+
+async fn next_message(
+    stream: &mut impl WriteMessages,
+) -> std::result::Result<Option<WriteTabletRequest>, tonic::Status> {
+    tokio_stream::StreamExt::next(stream).await.transpose()
+}
+
 /// Serves one `WriteTablet` stream (the cluster id was checked).
 pub(crate) async fn write_tablet(
     be: &Arc<Backend>,
-    mut stream: tonic::Streaming<WriteTabletRequest>,
+    mut stream: impl WriteMessages,
 ) -> WriteTabletReply {
     match write_stream(be, &mut stream).await {
         Ok((rows, bytes)) => WriteTabletReply {
@@ -162,12 +182,8 @@ pub(crate) async fn write_tablet(
     }
 }
 
-async fn write_stream(
-    be: &Arc<Backend>,
-    stream: &mut tonic::Streaming<WriteTabletRequest>,
-) -> Result<(i64, i64)> {
-    let first = stream
-        .message()
+async fn write_stream(be: &Arc<Backend>, stream: &mut impl WriteMessages) -> Result<(i64, i64)> {
+    let first = next_message(stream)
         .await
         .map_err(|s| Error::invalid(format!("WriteTablet: {}", s.message())))?
         .ok_or_else(|| Error::invalid("WriteTablet: the stream is empty (no header)"))?;
@@ -241,7 +257,7 @@ async fn write_stream(
                 break Ok(());
             }
         }
-        match stream.message().await {
+        match next_message(stream).await {
             Ok(Some(m)) => {
                 if m.header.is_some() {
                     break Err(Error::invalid(format!(

@@ -9,6 +9,11 @@ use clap::Subcommand;
 
 mod playground;
 
+/// jemalloc: a long load or query leaves the process holding about what it uses; glibc's
+/// malloc let a Stream Load coordinator's peak grow with the size of the input.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Tessera: a distributed analytical database that speaks StarRocks.
 #[derive(Parser)]
 #[command(name = "tessera", version, about)]

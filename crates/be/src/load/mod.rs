@@ -432,7 +432,8 @@ async fn load_body(
     };
     let router = Router::new(plan).map_err(no_backends)?;
     let cluster_id = be.storage.cluster_id().unwrap_or(0);
-    let sink = TabletSink::new(plan.clone(), cluster_id, deadline).map_err(no_backends)?;
+    let sink = TabletSink::new(plan.clone(), Some(be.clone()), cluster_id, deadline)
+        .map_err(no_backends)?;
     r.plan_ms = ms(t.elapsed());
 
     let mut state = LoadRows {

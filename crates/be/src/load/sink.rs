@@ -9,6 +9,10 @@
 //! memory budget per load ([`ENCODE_BUDGET`]): past it, a tablet ends its row group early, so
 //! a load's memory does not grow with the number of tablets or the size of the input.
 //!
+//! Replicas on the coordinator itself are written in-process (the same `WriteTablet` checks and
+//! writer, fed from a channel): no gRPC copies, and no HTTP/2 buffers filling up while the
+//! coordinator's CPU is busy parsing.
+//!
 //! The first row of a partition opens a stream to every replica of every tablet of that
 //! partition (a tablet that gets no rows still writes an empty pending rowset). A replica whose
 //! stream fails is dropped from the load and left out of the commit infos; the FE decides with
@@ -41,6 +45,7 @@ use tokio::time::Instant;
 use tonic::transport::Channel;
 use tonic::transport::Endpoint;
 
+use crate::backend::Backend;
 use crate::load::batch::BatchBuilder;
 use crate::load::value::Value;
 
@@ -308,6 +313,8 @@ pub struct SinkOutcome {
 /// The sink of one load.
 pub struct TabletSink {
     plan: Arc<LoadPlan>,
+    /// This backend, whose own replicas are written in-process (no gRPC, no HTTP/2 buffers).
+    local: Option<(i64, Arc<Backend>)>,
     cluster_id: i32,
     schema_json: Vec<u8>,
     arrow_schema: SchemaRef,
@@ -330,9 +337,11 @@ impl TabletSink {
     /// A sink for a load plan.
     pub fn new(
         plan: Arc<LoadPlan>,
+        local: Option<Arc<Backend>>,
         cluster_id: i32,
         deadline: Instant,
     ) -> Result<TabletSink, String> {
+        let local = local.and_then(|be| be.backend_id().map(|id| (id, be)));
         let schema_json = serde_json::to_vec(&plan.schema)
             .map_err(|e| format!("cannot encode the table schema: {e}"))?;
         let n = plan.partitions.len();
@@ -357,6 +366,7 @@ impl TabletSink {
             types: plan.schema.columns.iter().map(|c| c.data_type).collect(),
             schema_json,
             plan,
+            local,
             cluster_id,
             deadline,
             channels: HashMap::new(),
@@ -421,6 +431,25 @@ impl TabletSink {
                     stream.error = Some("cannot queue the stream header".into());
                     replicas.push(stream);
                     streams.push(None);
+                    continue;
+                }
+                if let Some((_, be)) = self.local.as_ref().filter(|(id, _)| *id == r.backend_id) {
+                    // This backend's own replica: the same checks and writer, in-process.
+                    let (be, deadline) = (be.clone(), self.deadline);
+                    let messages = tokio_stream::StreamExt::map(
+                        tokio_stream::wrappers::ReceiverStream::new(rx),
+                        Ok::<_, tonic::Status>,
+                    );
+                    stream.task = Some(tokio::spawn(async move {
+                        tokio::time::timeout_at(
+                            deadline,
+                            crate::tablet_writer::write_tablet(&be, messages),
+                        )
+                        .await
+                        .map_err(|_| "timed out (the load timeout passed)".to_string())
+                    }));
+                    replicas.push(stream);
+                    streams.push(Some(tx));
                     continue;
                 }
                 let channel = match self.channel(&addr) {
