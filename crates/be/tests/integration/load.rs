@@ -656,6 +656,11 @@ impl FakeTxns {
         }
     }
 
+    /// Whether the backend aborted this transaction.
+    pub(crate) fn aborted(&self, txn_id: i64) -> bool {
+        lock(&self.aborts).contains(&txn_id)
+    }
+
     pub(crate) fn abort(&self, req: Request<proto::AbortTxnRequest>) -> proto::AbortTxnReply {
         lock(&self.aborts).push(req.into_inner().txn_id);
         proto::AbortTxnReply {
@@ -678,13 +683,18 @@ impl FakeTxns {
     }
 
     pub(crate) fn set_plan(&self, tablets: Vec<PlanTablet>) {
+        self.set_plan_with(load_schema(), tablets);
+    }
+
+    /// A plan for a table with other columns than [`load_schema`].
+    pub(crate) fn set_plan_with(&self, schema: TableSchema, tablets: Vec<PlanTablet>) {
         *lock(&self.plan) = Some(LoadPlan {
             txn_id: 0,
             db: "db1".into(),
             db_id: 1,
             table: "t1".into(),
             table_id: 20_000,
-            schema: load_schema(),
+            schema,
             partition_column: None,
             partitions: vec![PlanPartition {
                 partition_id: PARTITION,

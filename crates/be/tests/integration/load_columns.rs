@@ -3,11 +3,7 @@
 //! columns, then the stored rows read back from the tablet.
 
 use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::PoisonError;
 
-use common::load::LoadPlan;
-use common::load::PlanPartition;
 use common::load::PlanTablet;
 use common::schema::ColumnSchema;
 use common::schema::DataType;
@@ -21,10 +17,10 @@ use tessera_be::load::value::days_from_civil;
 
 use super::*;
 use crate::load::BACKEND_ID;
+use crate::load::FakeTxns;
 use crate::load::PARTITION;
 use crate::load::ROOT;
 use crate::load::load_http;
-use crate::load::publish;
 use crate::load::replica;
 
 const TABLET: i64 = 87_001;
@@ -53,152 +49,18 @@ fn columns_schema() -> TableSchema {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// A leader FE for this table: BeginTxn hands out its plan, CommitTxn publishes the next
-/// version on the backend.
-#[derive(Default)]
-struct ColumnsFe {
-    next_txn: Mutex<i64>,
-    version: Mutex<i64>,
-    aborts: Mutex<Vec<i64>>,
-}
-
-#[tonic::async_trait]
-impl FrontendService for ColumnsFe {
-    async fn forward(
-        &self,
-        _: Request<proto::ForwardRequest>,
-    ) -> Result<Response<proto::ForwardReply>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-
-    async fn read_index(
-        &self,
-        _: Request<proto::ReadIndexRequest>,
-    ) -> Result<Response<proto::ReadIndexReply>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-
-    async fn report_tablets(
-        &self,
-        _: Request<TabletReport>,
-    ) -> Result<Response<proto::ReportTabletsReply>, Status> {
-        Ok(Response::new(proto::ReportTabletsReply {
-            ok: true,
-            error: String::new(),
-            finished_txn_ids: Vec::new(),
-        }))
-    }
-
-    async fn begin_txn(
-        &self,
-        request: Request<proto::BeginTxnRequest>,
-    ) -> Result<Response<proto::BeginTxnReply>, Status> {
-        let req = request.into_inner();
-        let txn_id = {
-            let mut next = lock(&self.next_txn);
-            *next += 1;
-            7000 + *next
-        };
-        let plan = LoadPlan {
-            txn_id,
-            db: "db1".into(),
-            db_id: 1,
-            table: "t1".into(),
-            table_id: 20_000,
-            schema: columns_schema(),
-            partition_column: None,
-            partitions: vec![PlanPartition {
-                partition_id: PARTITION,
-                name: "t1".into(),
-                lower: None,
-                upper: None,
-                tablets: vec![PlanTablet {
-                    tablet_id: TABLET,
-                    replicas: vec![replica(BACKEND_ID, 8060)],
-                }],
-            }],
-            quorum: 1,
-            replication_num: 1,
-            deadline_ms: common::clock::now_ms() + i64::from(req.timeout_seconds) * 1000,
-        };
-        Ok(Response::new(proto::BeginTxnReply {
-            ok: true,
-            txn_id,
-            label: if req.label.is_empty() {
-                format!("auto_{txn_id}")
-            } else {
-                req.label
-            },
-            plan: serde_json::to_vec(&plan).expect("plan json"),
-            ..Default::default()
-        }))
-    }
-
-    async fn commit_txn(
-        &self,
-        request: Request<proto::CommitTxnRequest>,
-    ) -> Result<Response<proto::CommitTxnReply>, Status> {
-        let req = request.into_inner();
-        let version = {
-            let mut v = lock(&self.version);
-            *v = (*v).max(1) + 1;
-            *v
-        };
-        let mut c = backend_client(8060).await;
-        let results = publish(&mut c, req.txn_id, &[(TABLET, version)]).await;
-        let failed: Vec<String> = results
-            .into_iter()
-            .filter(|r| !r.ok)
-            .map(|r| r.error)
-            .collect();
-        Ok(Response::new(if failed.is_empty() {
-            proto::CommitTxnReply {
-                ok: true,
-                status: "VISIBLE".into(),
-                ..Default::default()
-            }
-        } else {
-            proto::CommitTxnReply {
-                ok: false,
-                error: failed.join("; "),
-                ..Default::default()
-            }
-        }))
-    }
-
-    async fn abort_txn(
-        &self,
-        request: Request<proto::AbortTxnRequest>,
-    ) -> Result<Response<proto::AbortTxnReply>, Status> {
-        lock(&self.aborts).push(request.into_inner().txn_id);
-        Ok(Response::new(proto::AbortTxnReply {
-            ok: true,
-            error: String::new(),
-        }))
-    }
-}
-
-async fn columns_frontend(fe: Arc<ColumnsFe>) -> tokio::sync::oneshot::Sender<()> {
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let listener = tokio::net::TcpListener::bind((FAKE_FE, FAKE_FE_RPC_PORT))
-        .await
-        .expect("bind the fake FE");
-    tokio::spawn(async move {
-        let _ = tonic::transport::Server::builder()
-            .add_service(FrontendServiceServer::from_arc(fe))
-            .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(listener),
-                async move {
-                    let _ = stop_rx.await;
-                },
-            )
-            .await;
-    });
-    stop_tx
+/// A fake leader FE whose load plan is for this table (one tablet on this backend).
+async fn columns_frontend() -> (Arc<FakeTxns>, tokio::sync::oneshot::Sender<()>) {
+    let txns = Arc::new(FakeTxns::default());
+    txns.set_plan_with(
+        columns_schema(),
+        vec![PlanTablet {
+            tablet_id: TABLET,
+            replicas: vec![replica(BACKEND_ID, 8060)],
+        }],
+    );
+    let (_reports, stop) = fake_frontend_with(txns.clone()).await;
+    (txns, stop)
 }
 
 /// (k, d as days, y, s) of every row at `version`, by k.
@@ -249,8 +111,7 @@ fn message(v: &serde_json::Value) -> &str {
 async fn stream_load_computes_columns_and_filters_with_functions() {
     let _lock = machine_lock();
     let dir = tempfile::tempdir().expect("tempdir");
-    let fe = Arc::new(ColumnsFe::default());
-    let stop_fe = columns_frontend(fe.clone()).await;
+    let (_fe, stop_fe) = columns_frontend().await;
     let handle = start(dir.path()).await;
     assert!(heartbeat(hb(CLUSTER, BE, 1)).await.ok);
     let mut c = backend_client(9060).await;
@@ -384,8 +245,7 @@ async fn stream_load_computes_columns_and_filters_with_functions() {
 async fn stream_load_refuses_unknown_functions_and_bad_mappings() {
     let _lock = machine_lock();
     let dir = tempfile::tempdir().expect("tempdir");
-    let fe = Arc::new(ColumnsFe::default());
-    let stop_fe = columns_frontend(fe.clone()).await;
+    let (fe, stop_fe) = columns_frontend().await;
     let handle = start(dir.path()).await;
     assert!(heartbeat(hb(CLUSTER, BE, 1)).await.ok);
 
@@ -437,7 +297,7 @@ async fn stream_load_refuses_unknown_functions_and_bad_mappings() {
         "columns: the expressions of d, y use each other in a cycle"
     );
     let txn = v["TxnId"].as_i64().expect("txn id");
-    assert!(lock(&fe.aborts).contains(&txn), "{v}");
+    assert!(fe.aborted(txn), "{v}");
     let v = load_http(
         headers(&[ROOT, ("columns", "k, y = year(nope)")]),
         b"1\n".to_vec(),
