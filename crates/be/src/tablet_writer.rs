@@ -313,7 +313,7 @@ pub(crate) async fn publish(
                 tablet_id: t.tablet_id,
                 ok: false,
                 error: e.message.clone(),
-                version: 0,
+                ..Default::default()
             })
             .collect();
     }
@@ -326,17 +326,22 @@ pub(crate) async fn publish(
                 .iter()
                 .map(
                     |t| match s.publish(txn_id, t.tablet_id, t.partition_id, t.version) {
-                        Ok(v) => PublishTabletResult {
-                            tablet_id: t.tablet_id,
-                            ok: true,
-                            error: String::new(),
-                            version: v,
-                        },
+                        Ok(v) => {
+                            let rows = s.tablet_meta(t.tablet_id).map(|m| m.visible_rows());
+                            PublishTabletResult {
+                                tablet_id: t.tablet_id,
+                                ok: true,
+                                error: String::new(),
+                                version: v,
+                                row_count: rows.unwrap_or(0),
+                            }
+                        }
                         Err(e) => PublishTabletResult {
                             tablet_id: t.tablet_id,
                             ok: false,
                             error: e.message,
                             version: s.tablet_meta(t.tablet_id).map(|m| m.version).unwrap_or(0),
+                            ..Default::default()
                         },
                     },
                 )
@@ -365,7 +370,7 @@ pub(crate) async fn publish(
                 tablet_id,
                 ok: false,
                 error: e.message.clone(),
-                version: 0,
+                ..Default::default()
             })
             .collect(),
     }

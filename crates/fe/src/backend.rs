@@ -280,7 +280,10 @@ pub async fn handle_report(fe: &Arc<Frontend>, report: proto::TabletReport) -> R
                             replica_id: r.id,
                             version: (info.version > r.version).then_some(info.version),
                             data_size: (info.data_size != r.data_size).then_some(info.data_size),
-                            row_count: (info.row_count != r.row_count).then_some(info.row_count),
+                            // A report taken before a publish the catalog already has
+                            // must not take its row count back.
+                            row_count: (info.row_count != r.row_count && info.version >= r.version)
+                                .then_some(info.row_count),
                             bad: (bad && !r.bad).then_some(true),
                         };
                         if u.version.is_some()

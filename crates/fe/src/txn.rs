@@ -358,7 +358,7 @@ pub async fn publish(fe: &Arc<Frontend>, txn_id: i64) -> Result<bool> {
                     .results
                     .into_iter()
                     .filter(|x| x.ok)
-                    .map(|x| (x.tablet_id, be_id))
+                    .map(|x| (x.tablet_id, be_id, x.row_count))
                     .collect(),
                 Err(e) => {
                     tracing::debug!(backend = be_id, %e, "publish failed");
@@ -367,13 +367,14 @@ pub async fn publish(fe: &Arc<Frontend>, txn_id: i64) -> Result<bool> {
             }
         }
     });
-    let published: Vec<(i64, i64)> = futures::stream::iter(calls)
+    let stats: Vec<(i64, i64, i64)> = futures::stream::iter(calls)
         .buffer_unordered(16)
         .collect::<Vec<_>>()
         .await
         .into_iter()
         .flatten()
         .collect();
+    let published: Vec<(i64, i64)> = stats.iter().map(|&(t, b, _)| (t, b)).collect();
     // Wait for every replica for a while; then a quorum is enough.
     let all = published.len() == committed.len();
     let grace = fe.config().quorum_publish_wait_time_ms.max(0);
@@ -394,6 +395,7 @@ pub async fn publish(fe: &Arc<Frontend>, txn_id: i64) -> Result<bool> {
         txn_id,
         published,
         time_ms: common::clock::now_ms(),
+        stats,
     };
     match fe.journal.write(op, fe.write_timeout()).await {
         Ok(_) => Ok(true),

@@ -390,7 +390,8 @@ impl Catalog {
                 txn_id,
                 published,
                 time_ms,
-            } => self.finish_txn(*txn_id, published, *time_ms),
+                stats,
+            } => self.finish_txn(*txn_id, published, stats, *time_ms),
             JournalOp::AbortTxn {
                 txn_id,
                 reason,

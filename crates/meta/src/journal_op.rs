@@ -160,6 +160,10 @@ pub enum JournalOp {
         published: Vec<(i64, i64)>,
         /// Visible time.
         time_ms: i64,
+        /// (tablet, backend, rows) of replicas that published: their visible rows after the
+        /// publish (absent in journals written before it was recorded).
+        #[serde(default)]
+        stats: Vec<(i64, i64, i64)>,
     },
     /// A load is rolled back.
     AbortTxn {

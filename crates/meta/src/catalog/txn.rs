@@ -295,8 +295,13 @@ impl Catalog {
         &mut self,
         txn_id: i64,
         published: &[(i64, i64)],
+        stats: &[(i64, i64, i64)],
         time_ms: i64,
     ) -> Result<u64, Error> {
+        let rows: BTreeMap<(i64, i64), i64> = stats
+            .iter()
+            .map(|&(tablet, backend, rows)| ((tablet, backend), rows))
+            .collect();
         let txn = self.txns.get(&txn_id).cloned().ok_or_else(|| {
             Error::new(
                 StatusCode::TxnNotFound,
@@ -362,6 +367,9 @@ impl Catalog {
             for tablet in &mut p.tablets {
                 for r in &mut tablet.replicas {
                     if published.contains(&(tablet.id, r.backend_id)) {
+                        if let Some(&n) = rows.get(&(tablet.id, r.backend_id)) {
+                            r.row_count = n;
+                        }
                         r.version = r.version.max(v);
                         r.last_success_version = r.last_success_version.max(v);
                         if r.last_failed_version >= 0 && r.version >= r.last_failed_version {

@@ -134,8 +134,14 @@ fn stream_load_and_insert_commit_by_write_quorum() {
     );
     assert!(ok[0].is_ok(), "{:?}", ok[0]);
     assert_eq!(visible_versions(&c, "t"), ["3"]);
-    phase!("the published rows reach SHOW TABLET without waiting for a periodic report");
-    wait_for_row_counts(&c, 6, "3");
+    phase!("the published rows are in SHOW TABLET as soon as the load is visible");
+    let maps = c.sql_ok(1, "SHOW TABLET FROM ld.t").maps();
+    let total: i64 = maps
+        .iter()
+        .map(|m| m["RowCount"].parse::<i64>().unwrap_or(0))
+        .sum();
+    assert_eq!(total, 6 * 3, "{maps:?}");
+    assert!(maps.iter().all(|m| m["Version"] == "3"), "{maps:?}");
     let e = c
         .sql(1, "INSERT INTO ld.t WITH LABEL ins1 VALUES (12, 'y')")
         .expect_err("label reuse");
