@@ -70,7 +70,10 @@ fn a_backend_process_starts_and_refuses_bad_starts_clearly() {
 }
 
 fn repo_bin() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bin")
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../bin")
 }
 
 fn script(home: &Path, name: &str) -> (Option<i32>, String, String) {

@@ -15,7 +15,10 @@ use crate::WAIT;
 use crate::phase;
 
 fn repo_bin() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bin")
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../bin")
 }
 
 /// An installation directory `<home>` with bin/ scripts and conf/fe.conf for node `i`.

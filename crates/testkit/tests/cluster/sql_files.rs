@@ -1,7 +1,5 @@
 //! The SQL logic test files (`tests/sql/**/*.slt`) against a live cluster of 1 FE and 3 BEs.
 
-use std::path::Path;
-
 use tessera_testkit::Cluster;
 use tessera_testkit::QUERY_PORT;
 use tessera_testkit::ip;
@@ -21,7 +19,10 @@ fn sql_files_pass_against_a_live_cluster() {
         let rows = c.sql(1, "SHOW BACKENDS").ok()?;
         (rows.maps().iter().filter(|m| m["Alive"] == "true").count() == 3).then_some(())
     });
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/sql");
+    let dir = std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../tests/sql");
     let files = tessera_testkit::slt::slt_files(&dir);
     assert!(files.len() >= 4, "no .slt files found in {}", dir.display());
     let failures = tessera_testkit::slt::run_files(&format!("{}:{QUERY_PORT}", ip(1)), &files);
