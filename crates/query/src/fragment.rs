@@ -15,10 +15,14 @@ use bytes::Bytes;
 use common::schema::TableSchema;
 use datafusion::common::DataFusionError;
 use datafusion::common::Result as DfResult;
+use datafusion::common::Statistics;
+use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::EquivalenceProperties;
 use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr_common::physical_expr::proto_decode::PhysicalExprDecodeCtx;
+use datafusion::physical_expr_common::physical_expr::proto_encode::PhysicalExprEncodeCtx;
 use datafusion::physical_plan::DisplayAs;
 use datafusion::physical_plan::DisplayFormatType;
 use datafusion::physical_plan::ExecutionPlan;
@@ -27,9 +31,13 @@ use datafusion::physical_plan::PlanProperties;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::execution_plan::Boundedness;
 use datafusion::physical_plan::execution_plan::EmissionType;
+use datafusion::physical_plan::statistics::StatisticsArgs;
 use datafusion_proto::physical_plan::PhysicalExtensionCodec;
 use datafusion_proto::physical_plan::PhysicalProtoConverterExtension;
 use serde::Deserialize;
+
+use crate::keyset::KeySetExpr;
+use crate::runtime_filter::RuntimeFilterExpr;
 use serde::Serialize;
 
 /// What a backend needs to scan one tablet: the table's schema (which the tablet's files
@@ -72,6 +80,8 @@ impl TabletLeaf {
 pub struct TabletLeafExec {
     leaf: TabletLeaf,
     props: Arc<PlanProperties>,
+    /// Rows the tablets hold, when the frontend knows (for the optimizer; not sent).
+    rows: Option<usize>,
 }
 
 impl TabletLeafExec {
@@ -87,7 +97,39 @@ impl TabletLeafExec {
         Ok(TabletLeafExec {
             leaf,
             props: Arc::new(props),
+            rows: None,
         })
+    }
+
+    /// The same leaf, telling the optimizer it reads about `rows` rows.
+    pub fn with_row_estimate(mut self, rows: usize) -> Self {
+        self.rows = Some(rows);
+        self
+    }
+
+    /// Estimated statistics for `rows` rows of this leaf's columns: the row count and a byte
+    /// size from the columns' widths (strings at half their declared length).
+    pub fn estimate(&self, rows: usize) -> Statistics {
+        let schema = self.props.eq_properties.schema();
+        let mut width = 0usize;
+        for field in schema.fields() {
+            let declared = self
+                .leaf
+                .schema
+                .columns
+                .iter()
+                .find(|c| &c.name == field.name())
+                .map(|c| &c.data_type);
+            width += match declared {
+                Some(common::schema::DataType::Char(n) | common::schema::DataType::Varchar(n)) => {
+                    4 + (*n as usize).min(256) / 2
+                }
+                _ => field.data_type().primitive_width().unwrap_or(16),
+            };
+        }
+        Statistics::new_unknown(schema)
+            .with_num_rows(Precision::Inexact(rows))
+            .with_total_byte_size(Precision::Inexact(rows.saturating_mul(width)))
     }
 
     /// What it scans.
@@ -145,6 +187,17 @@ impl ExecutionPlan for TabletLeafExec {
         }
     }
 
+    fn statistics_from_inputs(
+        &self,
+        _input_stats: &[Arc<Statistics>],
+        _args: &StatisticsArgs,
+    ) -> DfResult<Arc<Statistics>> {
+        Ok(Arc::new(match self.rows {
+            Some(rows) => self.estimate(rows),
+            None => Statistics::new_unknown(&self.schema()),
+        }))
+    }
+
     fn execute(
         &self,
         _partition: usize,
@@ -158,6 +211,11 @@ impl ExecutionPlan for TabletLeafExec {
 }
 
 /// Turns a fragment's leaf into something a backend can execute.
+/// Marks a [`KeySetExpr`] among a fragment's extension expressions.
+const KEY_SET_TAG: &[u8] = b"tessera.keyset.1:";
+/// Marks a [`RuntimeFilterExpr`] among a fragment's extension expressions.
+const RUNTIME_FILTER_TAG: &[u8] = b"tessera.runtime_filter.1";
+
 pub type LeafResolver = Arc<dyn Fn(&TabletLeaf) -> DfResult<Arc<dyn ExecutionPlan>> + Send + Sync>;
 
 /// The `datafusion-proto` codec of fragments: it knows the tablet leaf.
@@ -203,6 +261,46 @@ impl PhysicalExtensionCodec for FragmentCodec {
             Some(r) => r(&leaf),
             None => Ok(Arc::new(TabletLeafExec::try_new(leaf)?)),
         }
+    }
+
+    fn try_encode_expr(
+        &self,
+        node: &Arc<dyn PhysicalExpr>,
+        buf: &mut Vec<u8>,
+        _ctx: &PhysicalExprEncodeCtx<'_>,
+    ) -> DfResult<()> {
+        if node.downcast_ref::<RuntimeFilterExpr>().is_some() {
+            buf.extend_from_slice(RUNTIME_FILTER_TAG);
+            return Ok(());
+        }
+        let Some(set) = node.downcast_ref::<KeySetExpr>() else {
+            return Err(DataFusionError::NotImplemented(format!(
+                "{node} cannot be sent to a backend"
+            )));
+        };
+        buf.extend_from_slice(KEY_SET_TAG);
+        buf.extend_from_slice(&set.encode_keys()?);
+        Ok(())
+    }
+
+    fn try_decode_expr(
+        &self,
+        buf: &[u8],
+        inputs: &[Arc<dyn PhysicalExpr>],
+        _ctx: &PhysicalExprDecodeCtx<'_>,
+    ) -> DfResult<Arc<dyn PhysicalExpr>> {
+        if let (RUNTIME_FILTER_TAG, [inner]) = (buf, inputs) {
+            return Ok(Arc::new(RuntimeFilterExpr::new(inner.clone())));
+        }
+        let (Some(keys), [expr]) = (buf.strip_prefix(KEY_SET_TAG), inputs) else {
+            return Err(DataFusionError::Plan(
+                "unknown expression in a plan fragment".into(),
+            ));
+        };
+        Ok(Arc::new(KeySetExpr::new(
+            expr.clone(),
+            KeySetExpr::decode_keys(keys)?,
+        )))
     }
 
     fn try_encode(

@@ -333,6 +333,11 @@ pub async fn collect(
     guarded(fe, session, run).await
 }
 
+/// Most distinct keys (per join partition) a hash join sends to the scans of its probe side.
+const RUNTIME_FILTER_MAX_VALUES: usize = 20_000;
+/// Most bytes of keys (per join partition) a hash join sends to the scans of its probe side.
+const RUNTIME_FILTER_MAX_BYTES: usize = 1024 * 1024;
+
 /// Snapshots the tables `statement` names and plans it (logical plan, optimized).
 async fn plan(
     fe: &Arc<Frontend>,
@@ -355,6 +360,11 @@ async fn plan(
     // NULL sorts first in ascending order, as in MySQL and StarRocks.
     opts.sql_parser.default_null_ordering = "nulls_min".to_string();
     opts.execution.time_zone = Some("+00:00".to_string());
+    // A hash join's build-side keys travel to the backends scanning its probe side as an IN
+    // list (see scan.rs, runtime filters): much larger lists than DataFusion's in-process
+    // defaults pay off when they save rows crossing the network.
+    opts.optimizer.hash_join_inlist_pushdown_max_distinct_values = RUNTIME_FILTER_MAX_VALUES;
+    opts.optimizer.hash_join_inlist_pushdown_max_size = RUNTIME_FILTER_MAX_BYTES;
     let limit = usize::try_from(session.query_mem_limit()).unwrap_or(usize::MAX);
     // No spilling to this FE's disk (StarRocks's default, enable_spill = false): a query past
     // its memory limit fails with a clear error instead.

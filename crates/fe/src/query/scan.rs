@@ -23,13 +23,25 @@ use datafusion::catalog::Session as DfSession;
 use datafusion::catalog::TableProvider;
 use datafusion::common::DataFusionError;
 use datafusion::common::Result as DfResult;
+use datafusion::common::Statistics;
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::Transformed;
+use datafusion::common::tree_node::TreeNode;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::datasource::TableType;
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::Expr;
+use datafusion::logical_expr::Operator;
 use datafusion::logical_expr::TableProviderFilterPushDown;
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::BinaryExpr;
+use datafusion::physical_expr::expressions::CaseExpr;
+use datafusion::physical_expr::expressions::DynamicFilterPhysicalExpr;
+use datafusion::physical_expr::expressions::InListExpr;
+use datafusion::physical_expr::expressions::Literal;
+use datafusion::physical_expr::split_conjunction;
+use datafusion::physical_expr_common::physical_expr::snapshot_physical_expr;
 use datafusion::physical_plan::DisplayAs;
 use datafusion::physical_plan::DisplayFormatType;
 use datafusion::physical_plan::ExecutionPlan;
@@ -38,13 +50,24 @@ use datafusion::physical_plan::PlanProperties;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::execution_plan::SchedulingType;
+use datafusion::physical_plan::filter::FilterExec;
+use datafusion::physical_plan::filter_pushdown::ChildPushdownResult;
+use datafusion::physical_plan::filter_pushdown::FilterPushdownPhase;
+use datafusion::physical_plan::filter_pushdown::FilterPushdownPropagation;
+use datafusion::physical_plan::filter_pushdown::PushedDown;
+use datafusion::physical_plan::statistics::StatisticsArgs;
+use datafusion::physical_plan::statistics::StatisticsContext;
 use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::scalar::ScalarValue;
 use datafusion_proto::bytes::Serializeable;
 use futures::StreamExt;
 use meta::catalog::table::ReplicaState;
 use meta::catalog::table::Table;
 use meta::rpc::ChannelPool;
 use prost::Message;
+use query::KeySetExpr;
+use query::RuntimeFilterExpr;
 use query::TabletLeaf;
 use query::TabletLeafExec;
 
@@ -100,6 +123,8 @@ pub struct TabletTarget {
     pub version: i64,
     /// Readable replicas, in the order to try them.
     pub replicas: Vec<ReplicaTarget>,
+    /// Rows the tablet holds, as its replicas last told (an estimate for the optimizer).
+    pub rows: u64,
 }
 
 /// What the scan knows of a backend.
@@ -201,6 +226,13 @@ impl TesseraTable {
                         ),
                     ))));
                 }
+                let rows = tablet
+                    .replicas
+                    .iter()
+                    .filter(|r| readable.iter().any(|x| x.replica_id == r.id))
+                    .map(|r| r.row_count.max(0) as u64)
+                    .max()
+                    .unwrap_or(0);
                 // Spread reads over the replicas.
                 let n = readable.len();
                 readable.rotate_left(seed.wrapping_add(tablet.id as usize) % n);
@@ -209,6 +241,7 @@ impl TesseraTable {
                     partition: partition.name.clone(),
                     version,
                     replicas: readable,
+                    rows,
                 });
             }
         }
@@ -256,18 +289,28 @@ impl TableProvider for TesseraTable {
         if targets.is_empty() {
             return Ok(Arc::new(EmptyExec::new(leaf.output_schema()?)));
         }
-        let fragment: Arc<dyn ExecutionPlan> = Arc::new(TabletLeafExec::try_new(leaf.clone())?);
-        Ok(Arc::new(TabletScanExec::try_new(
-            leaf.table,
-            fragment,
-            Arc::new(targets),
-            self.ctx.clone(),
-        )?))
+        let rows: u64 = targets.iter().map(|t| t.rows).sum();
+        let fragment: Arc<dyn ExecutionPlan> = Arc::new(
+            TabletLeafExec::try_new(leaf.clone())?
+                .with_row_estimate(usize::try_from(rows).unwrap_or(usize::MAX)),
+        );
+        // Hash distribution puts equal distribution keys in one bucket, but a range-partitioned
+        // table has a bucket per partition.
+        let mut bucket_keys = self.table.schema.distribution_columns.clone();
+        if let Some(p) = &self.table.partitioning
+            && !bucket_keys.contains(&p.column)
+        {
+            bucket_keys.push(p.column.clone());
+        }
+        Ok(Arc::new(
+            TabletScanExec::try_new(leaf.table, fragment, Arc::new(targets), self.ctx.clone())?
+                .with_bucket_keys(bucket_keys),
+        ))
     }
 }
 
 /// Reads tablets from backends: partition i runs the fragment on a replica of tablet i.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct TabletScanExec {
     table: String,
     fragment: Arc<dyn ExecutionPlan>,
@@ -275,6 +318,17 @@ pub struct TabletScanExec {
     targets: Arc<Vec<TabletTarget>>,
     ctx: ScanContext,
     props: Arc<PlanProperties>,
+    /// Runtime filters: dynamic filters of operators above (a hash join's build-side keys, a
+    /// top-N's threshold), over the tablet leaf's columns. Their value when the scan starts
+    /// is sent with the fragment, so backends drop rows that cannot match before sending.
+    runtime_filters: Vec<Arc<dyn PhysicalExpr>>,
+    /// The fragment with the runtime filters' values, made once when the first tablet read
+    /// starts (every partition of one execution shares it).
+    filtered_fragment: Arc<tokio::sync::OnceCell<Bytes>>,
+    /// Columns (of the tablet leaf) whose values place a row in exactly one tablet: the
+    /// distribution columns, and the partition column of a range-partitioned table. All rows
+    /// of a group over them are in one tablet, so such an aggregation can finish there.
+    bucket_keys: Option<Arc<Vec<String>>>,
 }
 
 impl TabletScanExec {
@@ -311,7 +365,26 @@ impl TabletScanExec {
             targets,
             ctx,
             props: Arc::new(props),
+            runtime_filters: Vec::new(),
+            filtered_fragment: Arc::new(tokio::sync::OnceCell::new()),
+            bucket_keys: None,
         })
+    }
+
+    /// The same scan, knowing which columns place a row in one tablet.
+    pub fn with_bucket_keys(mut self, keys: Vec<String>) -> Self {
+        self.bucket_keys = (!keys.is_empty()).then(|| Arc::new(keys));
+        self
+    }
+
+    /// Columns whose values place a row in exactly one tablet, when known.
+    pub fn bucket_keys(&self) -> Option<&[String]> {
+        self.bucket_keys.as_deref().map(Vec::as_slice)
+    }
+
+    /// The runtime filters this scan takes (see [`TabletScanExec::runtime_filters`]).
+    pub fn runtime_filters(&self) -> &[Arc<dyn PhysicalExpr>] {
+        &self.runtime_filters
     }
 
     /// The fragment each backend runs.
@@ -321,12 +394,29 @@ impl TabletScanExec {
 
     /// The same scan running another fragment (the old one with operators stacked on it).
     pub fn with_fragment(&self, fragment: Arc<dyn ExecutionPlan>) -> DfResult<Self> {
-        TabletScanExec::try_new(
+        let mut scan = TabletScanExec::try_new(
             self.table.clone(),
             fragment,
             self.targets.clone(),
             self.ctx.clone(),
-        )
+        )?;
+        scan.runtime_filters = self.runtime_filters.clone();
+        scan.bucket_keys = self.bucket_keys.clone();
+        Ok(scan)
+    }
+
+    /// The fragment to send: with the runtime filters' current values applied right above
+    /// the tablet leaf, or the plain fragment when none of them filters anything yet or
+    /// they cannot travel.
+    fn fragment_to_send(&self) -> Bytes {
+        match runtime_filtered_fragment(&self.fragment, &self.runtime_filters) {
+            Ok(Some(b)) => b,
+            Ok(None) => self.fragment_bytes.clone(),
+            Err(e) => {
+                tracing::debug!(table = %self.table, %e, "runtime filter not sent");
+                self.fragment_bytes.clone()
+            }
+        }
     }
 }
 
@@ -379,6 +469,14 @@ impl DisplayAs for TabletScanExec {
             node = child;
         }
         write!(f, ", fragment=[{}]", chain.join(" <- "))?;
+        if !self.runtime_filters.is_empty() {
+            let shown: Vec<String> = self
+                .runtime_filters
+                .iter()
+                .map(|e| format!("{e}"))
+                .collect();
+            write!(f, ", runtime_filters=[{}]", shown.join(", "))?;
+        }
         Ok(())
     }
 }
@@ -398,8 +496,14 @@ impl ExecutionPlan for TabletScanExec {
 
     fn apply_expressions(
         &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
     ) -> DfResult<TreeNodeRecursion> {
+        // The runtime filters are visible, so their producers know someone uses them.
+        for e in &self.runtime_filters {
+            if f(e)? == TreeNodeRecursion::Stop {
+                return Ok(TreeNodeRecursion::Stop);
+            }
+        }
         Ok(TreeNodeRecursion::Continue)
     }
 
@@ -416,6 +520,53 @@ impl ExecutionPlan for TabletScanExec {
         }
     }
 
+    fn handle_child_pushdown_result(
+        &self,
+        phase: FilterPushdownPhase,
+        child_pushdown_result: ChildPushdownResult,
+        _config: &ConfigOptions,
+    ) -> DfResult<FilterPushdownPropagation<Arc<dyn ExecutionPlan>>> {
+        let filters: Vec<Arc<dyn PhysicalExpr>> = child_pushdown_result
+            .parent_filters
+            .into_iter()
+            .map(|f| f.filter)
+            .collect();
+        // Every filter stays where it is (PushedDown::No): the ordinary ones are folded into
+        // the fragment by the pushdown rule; dynamic ones are also taken as runtime filters.
+        let keep = vec![PushedDown::No; filters.len()];
+        let dynamic: Vec<Arc<dyn PhysicalExpr>> = filters
+            .into_iter()
+            .filter(|e| phase == FilterPushdownPhase::Post && is_dynamic(e))
+            .collect();
+        if dynamic.is_empty() {
+            return Ok(FilterPushdownPropagation::with_parent_pushdown_result(keep));
+        }
+        let mut scan = self.with_fragment(self.fragment.clone())?;
+        scan.runtime_filters.extend(dynamic);
+        Ok(FilterPushdownPropagation::with_parent_pushdown_result(keep)
+            .with_updated_node(Arc::new(scan) as Arc<dyn ExecutionPlan>))
+    }
+
+    fn statistics_from_inputs(
+        &self,
+        _input_stats: &[Arc<Statistics>],
+        args: &StatisticsArgs,
+    ) -> DfResult<Arc<Statistics>> {
+        match (
+            args.partition(),
+            self.fragment.downcast_ref::<TabletLeafExec>(),
+        ) {
+            (Some(i), Some(leaf)) => {
+                let rows = self.targets.get(i).map_or(0, |t| t.rows);
+                Ok(Arc::new(
+                    leaf.estimate(usize::try_from(rows).unwrap_or(usize::MAX)),
+                ))
+            }
+            (None, _) => StatisticsContext::new().compute(self.fragment.as_ref(), args),
+            (Some(_), None) => Ok(Arc::new(Statistics::new_unknown(&self.schema()))),
+        }
+    }
+
     fn execute(
         &self,
         partition: usize,
@@ -425,14 +576,195 @@ impl ExecutionPlan for TabletScanExec {
             DataFusionError::Internal(format!("TabletScanExec has no partition {partition}"))
         })?;
         let schema = self.schema();
-        let mut builder = RecordBatchReceiverStreamBuilder::new(schema.clone(), 2);
-        let tx = builder.tx();
         let ctx = self.ctx.clone();
-        let fragment = self.fragment_bytes.clone();
         let table = self.table.clone();
-        builder.spawn(async move { read_tablet(ctx, target, fragment, table, schema, tx).await });
-        Ok(builder.build())
+        if self.runtime_filters.is_empty() {
+            let mut builder = RecordBatchReceiverStreamBuilder::new(schema.clone(), 2);
+            let tx = builder.tx();
+            let fragment = self.fragment_bytes.clone();
+            builder
+                .spawn(async move { read_tablet(ctx, target, fragment, table, schema, tx).await });
+            return Ok(builder.build());
+        }
+        // With runtime filters the read starts when the stream is first polled: a hash join
+        // polls its probe side only once its build side is complete, so the filter then holds
+        // the build side's keys.
+        let this = self.clone();
+        let out_schema = schema.clone();
+        let stream = futures::stream::once(async move {
+            let cell = this.filtered_fragment.clone();
+            let fragment = cell
+                .get_or_init(|| async { this.fragment_to_send() })
+                .await
+                .clone();
+            let mut builder = RecordBatchReceiverStreamBuilder::new(schema.clone(), 2);
+            let tx = builder.tx();
+            builder
+                .spawn(async move { read_tablet(ctx, target, fragment, table, schema, tx).await });
+            builder.build()
+        })
+        .flatten();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(out_schema, stream)))
     }
+}
+
+/// Whether `e` holds a dynamic filter (one whose value an operator sets while the query runs).
+fn is_dynamic(e: &Arc<dyn PhysicalExpr>) -> bool {
+    e.exists(|n| Ok(n.downcast_ref::<DynamicFilterPhysicalExpr>().is_some()))
+        .unwrap_or(false)
+}
+
+/// Whether `e` can be sent to a backend.
+fn serializable(e: &Arc<dyn PhysicalExpr>) -> bool {
+    datafusion_proto::physical_plan::to_proto::serialize_physical_expr(
+        e,
+        &query::FragmentCodec::default(),
+    )
+    .is_ok()
+}
+
+/// IN lists longer than this travel as a [`KeySetExpr`].
+const KEY_SET_MIN: usize = 16;
+
+/// `e` with its long IN lists of literals as key sets (one Arrow array each).
+fn to_key_sets(e: Arc<dyn PhysicalExpr>) -> DfResult<Arc<dyn PhysicalExpr>> {
+    Ok(e.transform_up(|n| {
+        if let Some(l) = n.downcast_ref::<InListExpr>()
+            && !l.negated()
+            && l.len() > KEY_SET_MIN
+        {
+            let values: Option<Vec<ScalarValue>> = l
+                .list()
+                .iter()
+                .map(|x| x.downcast_ref::<Literal>().map(|v| v.value().clone()))
+                .collect();
+            if let Some(values) = values {
+                let keys = ScalarValue::iter_to_array(values)?;
+                let set = KeySetExpr::new(l.expr().clone(), keys);
+                return Ok(Transformed::yes(Arc::new(set) as Arc<dyn PhysicalExpr>));
+            }
+        }
+        Ok(Transformed::no(n))
+    })?
+    .data)
+}
+
+/// The OR of `branches`, as one key set when each branch (but those that are FALSE) is a
+/// conjunction holding a key set over the same expression: their union keeps every row any
+/// branch keeps (the set implies the branch's other conjuncts' bounds, which are dropped).
+fn or_all(branches: Vec<Arc<dyn PhysicalExpr>>) -> Option<Arc<dyn PhysicalExpr>> {
+    let live: Vec<&Arc<dyn PhysicalExpr>> = branches
+        .iter()
+        .filter(|b| {
+            b.downcast_ref::<Literal>()
+                .is_none_or(|l| l.value() != &ScalarValue::Boolean(Some(false)))
+        })
+        .collect();
+    let sets: Option<Vec<&KeySetExpr>> = live
+        .iter()
+        .map(|b| {
+            let mut found = None;
+            for c in split_conjunction(b) {
+                if let Some(s) = c.downcast_ref::<KeySetExpr>() {
+                    found = Some(s);
+                }
+            }
+            found
+        })
+        .collect();
+    if let Some(sets) = sets
+        && let Some(first) = sets.first()
+        && sets
+            .iter()
+            .all(|s| s.expr().as_ref() == first.expr().as_ref())
+    {
+        let keys: Vec<&dyn arrow::array::Array> = sets.iter().map(|s| s.keys().as_ref()).collect();
+        if let Ok(all) = arrow::compute::concat(&keys) {
+            return Some(Arc::new(KeySetExpr::new(first.expr().clone(), all)));
+        }
+    }
+    branches
+        .into_iter()
+        .reduce(|a, b| Arc::new(BinaryExpr::new(a, Operator::Or, b)) as Arc<dyn PhysicalExpr>)
+}
+
+/// A filter that keeps at least every row `e` keeps and can be sent to a backend, or `None`
+/// when nothing short of keeping every row is (a hash table probe does not travel; the
+/// bounds and IN lists around it do). Only AND, OR and the branches of CASE are looked
+/// into: weakening an operand there never drops a row the original keeps.
+fn relax(e: &Arc<dyn PhysicalExpr>) -> Option<Arc<dyn PhysicalExpr>> {
+    if let Some(c) = e.downcast_ref::<CaseExpr>() {
+        // The value is one of the branches: their OR keeps every row the CASE keeps (and
+        // saves the backend hashing every row to pick a branch).
+        let mut branches: Vec<Arc<dyn PhysicalExpr>> = Vec::new();
+        for (_, then) in c.when_then_expr() {
+            branches.push(relax(then)?);
+        }
+        // No ELSE is NULL, which keeps nothing.
+        if let Some(x) = c.else_expr() {
+            branches.push(relax(x)?);
+        }
+        return or_all(branches);
+    }
+    if serializable(e) {
+        return Some(e.clone());
+    }
+    if let Some(b) = e.downcast_ref::<BinaryExpr>() {
+        let (l, r) = (relax(b.left()), relax(b.right()));
+        return match (b.op(), l, r) {
+            (Operator::And, Some(l), Some(r)) => {
+                Some(Arc::new(BinaryExpr::new(l, Operator::And, r)) as Arc<dyn PhysicalExpr>)
+            }
+            (Operator::And, Some(x), None) | (Operator::And, None, Some(x)) => Some(x),
+            (Operator::Or, Some(l), Some(r)) => or_all(vec![l, r]),
+            _ => None,
+        };
+    }
+    None
+}
+
+/// `fragment` with the current values of `filters` applied right above its tablet leaf, or
+/// `None` when they keep every row.
+fn runtime_filtered_fragment(
+    fragment: &Arc<dyn ExecutionPlan>,
+    filters: &[Arc<dyn PhysicalExpr>],
+) -> DfResult<Option<Bytes>> {
+    let mut parts = Vec::new();
+    for f in filters {
+        let now = to_key_sets(snapshot_physical_expr(f.clone())?)?;
+        if let Some(l) = now.downcast_ref::<Literal>()
+            && l.value() == &datafusion::scalar::ScalarValue::Boolean(Some(true))
+        {
+            continue;
+        }
+        if let Some(r) = relax(&now) {
+            parts.push(r);
+        }
+    }
+    let Some(predicate) = parts
+        .into_iter()
+        .reduce(|a, b| Arc::new(BinaryExpr::new(a, Operator::And, b)) as Arc<dyn PhysicalExpr>)
+    else {
+        return Ok(None);
+    };
+    let filtered = fragment
+        .clone()
+        .transform_up(|node| {
+            if node.downcast_ref::<TabletLeafExec>().is_some() {
+                let adaptive = Arc::new(RuntimeFilterExpr::new(predicate.clone()));
+                let f = FilterExec::try_new(adaptive, node)?;
+                Ok(Transformed::yes(Arc::new(f) as Arc<dyn ExecutionPlan>))
+            } else {
+                Ok(Transformed::no(node))
+            }
+        })?
+        .data;
+    let bytes = query::encode_fragment(filtered)?;
+    let check: query::LeafResolver = Arc::new(|leaf: &TabletLeaf| {
+        Ok(Arc::new(EmptyExec::new(leaf.output_schema()?)) as Arc<dyn ExecutionPlan>)
+    });
+    query::decode_fragment(&bytes, &decode_context(), check)?;
+    Ok(Some(bytes))
 }
 
 /// A task context with DataFusion's default functions, for checking that fragments decode.
@@ -640,5 +972,267 @@ fn flight_message(e: &arrow_flight::error::FlightError) -> String {
             format!("{:?}: {}", s.code(), s.message())
         }
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::hash::Hash;
+
+    use arrow::datatypes::DataType as ArrowType;
+    use arrow::datatypes::Schema;
+    use common::schema::ColumnSchema;
+    use common::schema::DataType;
+    use common::schema::KeysType;
+    use common::schema::TableSchema;
+    use datafusion::logical_expr::ColumnarValue;
+    use datafusion::physical_expr::expressions::Column;
+    use datafusion::physical_expr::expressions::NotExpr;
+    use datafusion::physical_expr::expressions::in_list;
+    use datafusion::physical_expr::expressions::lit;
+    use datafusion::physical_plan::projection::ProjectionExec;
+    use datafusion::scalar::ScalarValue;
+
+    use super::*;
+
+    /// Stands for a filter that cannot be sent (a hash join's hash table probe).
+    #[derive(Debug, Hash, PartialEq, Eq)]
+    struct Opaque;
+
+    impl fmt::Display for Opaque {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("opaque")
+        }
+    }
+
+    impl PhysicalExpr for Opaque {
+        fn data_type(&self, _: &Schema) -> DfResult<ArrowType> {
+            Ok(ArrowType::Boolean)
+        }
+        fn nullable(&self, _: &Schema) -> DfResult<bool> {
+            Ok(false)
+        }
+        fn evaluate(&self, _: &RecordBatch) -> DfResult<ColumnarValue> {
+            Ok(ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))))
+        }
+        fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+            Vec::new()
+        }
+        fn with_new_children(
+            self: Arc<Self>,
+            _: Vec<Arc<dyn PhysicalExpr>>,
+        ) -> DfResult<Arc<dyn PhysicalExpr>> {
+            Ok(self)
+        }
+        fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("opaque")
+        }
+    }
+
+    fn leaf() -> TabletLeaf {
+        let column = |name: &str, data_type| ColumnSchema {
+            name: name.into(),
+            data_type,
+            nullable: false,
+            is_key: false,
+            default: None,
+            comment: String::new(),
+        };
+        TabletLeaf {
+            table: "db.t".into(),
+            schema: TableSchema {
+                columns: vec![
+                    column("k", DataType::Int),
+                    column("v", DataType::Varchar(8)),
+                ],
+                keys_type: KeysType::Duplicate,
+                distribution_columns: vec!["k".into()],
+                buckets: 2,
+                schema_version: 0,
+            },
+            projection: None,
+            predicate: None,
+            limit: None,
+        }
+    }
+
+    fn k_in(values: &[i32]) -> Arc<dyn PhysicalExpr> {
+        let schema = leaf().output_schema().expect("schema");
+        let list = values.iter().map(|v| lit(*v)).collect();
+        in_list(Arc::new(Column::new("k", 0)), list, &false, &schema).expect("in list")
+    }
+
+    fn and(a: Arc<dyn PhysicalExpr>, b: Arc<dyn PhysicalExpr>) -> Arc<dyn PhysicalExpr> {
+        Arc::new(BinaryExpr::new(a, Operator::And, b))
+    }
+
+    fn or(a: Arc<dyn PhysicalExpr>, b: Arc<dyn PhysicalExpr>) -> Arc<dyn PhysicalExpr> {
+        Arc::new(BinaryExpr::new(a, Operator::Or, b))
+    }
+
+    fn shown(e: &Option<Arc<dyn PhysicalExpr>>) -> String {
+        e.as_ref()
+            .map_or("(keeps every row)".into(), |e| e.to_string())
+    }
+
+    #[test]
+    fn relaxing_keeps_the_parts_that_travel_and_never_drops_a_row() {
+        let opaque: Arc<dyn PhysicalExpr> = Arc::new(Opaque);
+        assert!(!serializable(&opaque));
+        let keys = k_in(&[1, 2]);
+        // Sendable as it is.
+        assert_eq!(shown(&relax(&keys)), keys.to_string());
+        // AND: the opaque side is dropped, the bounds or IN list stay.
+        assert_eq!(
+            shown(&relax(&and(keys.clone(), opaque.clone()))),
+            keys.to_string()
+        );
+        assert_eq!(
+            shown(&relax(&and(opaque.clone(), keys.clone()))),
+            keys.to_string()
+        );
+        // OR with an opaque side, NOT over one: nothing short of every row.
+        assert_eq!(
+            shown(&relax(&or(keys.clone(), opaque.clone()))),
+            "(keeps every row)"
+        );
+        let not: Arc<dyn PhysicalExpr> = Arc::new(NotExpr::new(opaque.clone()));
+        assert_eq!(shown(&relax(&not)), "(keeps every row)");
+        // CASE routing rows to per-partition filters (whose routing does not travel): the OR
+        // of its branches.
+        let case: Arc<dyn PhysicalExpr> = Arc::new(
+            CaseExpr::try_new(
+                Some(opaque.clone()),
+                vec![
+                    (lit(true), and(k_in(&[1]), opaque.clone())),
+                    (lit(false), k_in(&[7])),
+                ],
+                Some(lit(false)),
+            )
+            .expect("case"),
+        );
+        let relaxed = shown(&relax(&case));
+        assert!(
+            relaxed.contains("k@0 IN (SET) ([1])")
+                && relaxed.contains("k@0 IN (SET) ([7])")
+                && relaxed.contains(" OR ")
+                && !relaxed.contains("opaque"),
+            "{relaxed}"
+        );
+        // A branch that cannot be relaxed makes the CASE keep every row.
+        let case: Arc<dyn PhysicalExpr> = Arc::new(
+            CaseExpr::try_new(
+                Some(lit(1)),
+                vec![(lit(1), opaque.clone())],
+                Some(lit(false)),
+            )
+            .expect("case"),
+        );
+        assert_eq!(shown(&relax(&case)), "(keeps every row)");
+    }
+
+    #[test]
+    fn long_key_lists_travel_as_one_key_set_per_join() {
+        let many: Vec<i32> = (0..100).collect();
+        // A short list stays an IN list; a long one becomes a key set.
+        let short = to_key_sets(k_in(&[1, 2])).expect("short");
+        assert!(short.downcast_ref::<InListExpr>().is_some(), "{short}");
+        let long = to_key_sets(and(k_in(&many), Arc::new(Opaque))).expect("long");
+        assert!(long.to_string().contains("k@0 IN (100 keys)"), "{long}");
+        // Per-partition branches of a partitioned join: one set, the union of theirs.
+        let evens: Vec<i32> = (0..100).map(|i| i * 2).collect();
+        let odds: Vec<i32> = (0..100).map(|i| i * 2 + 1).collect();
+        let case: Arc<dyn PhysicalExpr> = Arc::new(
+            CaseExpr::try_new(
+                Some(Arc::new(Opaque)),
+                vec![
+                    (lit(true), and(k_in(&evens), Arc::new(Opaque))),
+                    (lit(false), k_in(&odds)),
+                ],
+                Some(lit(false)),
+            )
+            .expect("case"),
+        );
+        let merged = relax(&to_key_sets(case).expect("sets")).expect("relaxed");
+        let set = merged
+            .downcast_ref::<KeySetExpr>()
+            .unwrap_or_else(|| panic!("one key set: {merged}"));
+        assert_eq!(set.keys().len(), 200);
+        // It travels and decodes on a backend.
+        let leaf_exec: Arc<dyn ExecutionPlan> =
+            Arc::new(TabletLeafExec::try_new(leaf()).expect("leaf"));
+        let dynamic = Arc::new(DynamicFilterPhysicalExpr::new(
+            vec![Arc::new(Column::new("k", 0)) as Arc<dyn PhysicalExpr>],
+            lit(true),
+        ));
+        dynamic.update(k_in(&many)).expect("update");
+        let filters: Vec<Arc<dyn PhysicalExpr>> = vec![dynamic];
+        let bytes = runtime_filtered_fragment(&leaf_exec, &filters)
+            .expect("fragment")
+            .expect("a filter to send");
+        let resolver: query::LeafResolver = Arc::new(|leaf: &TabletLeaf| {
+            Ok(Arc::new(EmptyExec::new(leaf.output_schema()?)) as Arc<dyn ExecutionPlan>)
+        });
+        let decoded = query::decode_fragment(&bytes, &decode_context(), resolver).expect("decode");
+        let shown = datafusion::physical_plan::displayable(decoded.as_ref())
+            .one_line()
+            .to_string();
+        assert!(
+            shown.starts_with("FilterExec: runtime_filter(k@0 IN (100 keys))"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_runtime_filter_travels_above_the_tablet_leaf_with_its_value_at_the_start() {
+        let leaf_exec: Arc<dyn ExecutionPlan> =
+            Arc::new(TabletLeafExec::try_new(leaf()).expect("leaf"));
+        // The fragment has a projection folded onto the leaf; the filter goes under it.
+        let schema = leaf_exec.schema();
+        let fragment: Arc<dyn ExecutionPlan> = Arc::new(
+            ProjectionExec::try_new(
+                vec![(
+                    Arc::new(Column::new("v", 1)) as Arc<dyn PhysicalExpr>,
+                    "v".to_string(),
+                )],
+                leaf_exec,
+            )
+            .expect("projection"),
+        );
+        let dynamic = Arc::new(DynamicFilterPhysicalExpr::new(
+            vec![Arc::new(Column::new("k", 0)) as Arc<dyn PhysicalExpr>],
+            lit(true),
+        ));
+        let filters: Vec<Arc<dyn PhysicalExpr>> = vec![dynamic.clone()];
+        assert!(is_dynamic(&filters[0]));
+        assert!(!is_dynamic(&k_in(&[1])));
+        // Before the build side is done the filter keeps every row: the plain fragment goes.
+        assert!(
+            runtime_filtered_fragment(&fragment, &filters)
+                .expect("fragment")
+                .is_none()
+        );
+        dynamic
+            .update(and(k_in(&[3, 5]), Arc::new(Opaque)))
+            .expect("update");
+        let bytes = runtime_filtered_fragment(&fragment, &filters)
+            .expect("fragment")
+            .expect("a filter to send");
+        let resolver: query::LeafResolver = Arc::new(|leaf: &TabletLeaf| {
+            Ok(Arc::new(EmptyExec::new(leaf.output_schema()?)) as Arc<dyn ExecutionPlan>)
+        });
+        let decoded = query::decode_fragment(&bytes, &decode_context(), resolver).expect("decode");
+        let shown = datafusion::physical_plan::displayable(decoded.as_ref())
+            .indent(false)
+            .to_string();
+        let lines: Vec<&str> = shown.lines().map(str::trim).collect();
+        assert_eq!(lines.len(), 3, "{shown}");
+        assert!(lines[0].starts_with("ProjectionExec"), "{shown}");
+        assert!(
+            lines[1].starts_with("FilterExec: runtime_filter(k@0 IN (SET) ([3, 5]))"),
+            "{shown}"
+        );
+        assert!(lines[2].starts_with("EmptyExec"), "{shown}");
+        assert_eq!(decoded.children()[0].children()[0].schema(), schema);
     }
 }

@@ -219,8 +219,12 @@ fn an_observer_reads_its_own_write_and_insert_select_copies() {
     );
     // The filter runs on the backends, inside the fragment.
     assert!(plan.contains("fragment=[FilterExec"), "{plan}");
+    // Grouped by the bucketing key: every group is in one tablet, so the aggregation (and
+    // its HAVING) finishes on the backends and the frontend aggregates nothing.
+    let grouped_by_bucket =
+        "SELECT k, count(*), sum(x) FROM q.t GROUP BY k HAVING sum(x) >= 10 ORDER BY k";
     let plan = c
-        .sql_ok(2, "EXPLAIN SELECT k, count(*) FROM q.t GROUP BY k")
+        .sql_ok(2, &format!("EXPLAIN {grouped_by_bucket}"))
         .first_column()
         .join("\n");
     assert!(
@@ -228,7 +232,28 @@ fn an_observer_reads_its_own_write_and_insert_select_copies() {
         "{plan}"
     );
     assert!(
-        plan.contains("fragment=[AggregateExec: mode=Partial"),
+        plan.contains("fragment=[FilterExec: ") && plan.contains("<- AggregateExec: mode=Single"),
+        "{plan}"
+    );
+    assert!(!plan.contains("mode=Final"), "{plan}");
+    // The answer is the same as with the two phases (grouped on the frontend below).
+    let one_phase = c.sql_ok(2, grouped_by_bucket).rows;
+    let two_phases = c
+        .sql_ok(
+            2,
+            "SELECT k, count(*), sum(x) FROM (SELECT k + 0 AS k, x FROM q.t) s GROUP BY k \
+             HAVING sum(x) >= 10 ORDER BY k",
+        )
+        .rows;
+    assert!(!one_phase.is_empty());
+    assert_eq!(one_phase, two_phases);
+    // Grouped by another column: a partial aggregation per tablet, the final one on the FE.
+    let plan = c
+        .sql_ok(2, "EXPLAIN SELECT x, count(*) FROM q.t GROUP BY x")
+        .first_column()
+        .join("\n");
+    assert!(
+        plan.contains("fragment=[AggregateExec: mode=Partial") && plan.contains("mode=Final"),
         "{plan}"
     );
     // A filter under a partial aggregate: both go to the backends.
