@@ -146,9 +146,17 @@ fn finish_on_tablets(node: &Arc<dyn ExecutionPlan>) -> Option<Arc<dyn ExecutionP
             .iter()
             .any(|(e, _)| e.downcast_ref::<Column>().is_some_and(|c| c.name() == name))
     };
+    // Floating-point keys are hashed by their bits (-0.0 and 0.0 apart) but may group
+    // together: never finish those on the tablets.
+    let input = partial.input().schema();
+    let exact = |name: &str| {
+        input
+            .field_with_name(name)
+            .is_ok_and(|f| !f.data_type().is_floating())
+    };
     if !keys
         .iter()
-        .all(|k| grouped(k) && passes_through(partial.input(), k))
+        .all(|k| grouped(k) && exact(k) && passes_through(partial.input(), k))
     {
         return None;
     }
