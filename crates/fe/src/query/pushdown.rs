@@ -25,6 +25,7 @@ use datafusion::physical_plan::aggregates::AggregateExec;
 use datafusion::physical_plan::aggregates::AggregateMode;
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::filter::FilterExec;
+use datafusion::physical_plan::joins::HashJoinExec;
 use datafusion::physical_plan::limit::LocalLimitExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
@@ -250,6 +251,69 @@ fn filter_under_exchange(node: &Arc<dyn ExecutionPlan>) -> Option<Arc<dyn Execut
     (out.properties().partitioning == node.properties().partitioning).then_some(out)
 }
 
+/// Whether `node` yields every row of a table: a scan with nothing but the tablet leaf in its
+/// fragment, under exchanges and projections.
+fn whole_table(node: &Arc<dyn ExecutionPlan>) -> bool {
+    if let Some(scan) = node.downcast_ref::<TabletScanExec>() {
+        return scan
+            .fragment()
+            .downcast_ref::<TabletLeafExec>()
+            .is_some_and(|l| l.leaf().limit.is_none());
+    }
+    let passes = node.downcast_ref::<RepartitionExec>().is_some()
+        || node.downcast_ref::<CoalescePartitionsExec>().is_some()
+        || node.downcast_ref::<ProjectionExec>().is_some();
+    passes && node.children().first().is_some_and(|c| whole_table(c))
+}
+
+/// A hash join whose build side is a whole table sends no runtime filter: its keys are every
+/// key of that table, which (for the usual foreign-key join) every probe row matches. Waiting
+/// for the build side and shipping its keys would only cost.
+fn drop_useless_runtime_filter(node: &Arc<dyn ExecutionPlan>) -> Option<Arc<dyn ExecutionPlan>> {
+    let join = node.downcast_ref::<HashJoinExec>()?;
+    if !whole_table(join.left()) {
+        return None;
+    }
+    let ids: Vec<u64> = node
+        .dynamic_expressions_produced()
+        .iter()
+        .filter_map(|e| e.expression_id())
+        .collect();
+    let mut changed = false;
+    let right = join
+        .right()
+        .clone()
+        .transform_up(|n| {
+            let Some(scan) = n.downcast_ref::<TabletScanExec>() else {
+                return Ok(Transformed::no(n));
+            };
+            let mut scan = scan.clone();
+            let mut dropped = false;
+            for id in &ids {
+                if let Some(s) = scan.without_runtime_filter(*id) {
+                    scan = s;
+                    dropped = true;
+                }
+            }
+            if !dropped {
+                return Ok(Transformed::no(n));
+            }
+            changed = true;
+            Ok(Transformed::yes(Arc::new(scan) as Arc<dyn ExecutionPlan>))
+        })
+        .ok()?
+        .data;
+    if !changed {
+        return None;
+    }
+    node.clone()
+        .replace_children(
+            vec![join.left().clone(), right],
+            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+        )
+        .ok()
+}
+
 impl PhysicalOptimizerRule for PushFragments {
     fn optimize(
         &self,
@@ -260,6 +324,7 @@ impl PhysicalOptimizerRule for PushFragments {
             if let Some(p) = absorb(&node)
                 .or_else(|| finish_on_tablets(&node))
                 .or_else(|| filter_under_exchange(&node))
+                .or_else(|| drop_useless_runtime_filter(&node))
             {
                 return Ok(Transformed::yes(p));
             }

@@ -387,6 +387,26 @@ impl TabletScanExec {
         &self.runtime_filters
     }
 
+    /// The same scan without the runtime filters whose dynamic filter is `id`, or `None` when
+    /// it has none of them.
+    pub fn without_runtime_filter(&self, id: u64) -> Option<Self> {
+        let keep: Vec<Arc<dyn PhysicalExpr>> = self
+            .runtime_filters
+            .iter()
+            .filter(|e| {
+                !e.exists(|n| Ok(n.expression_id() == Some(id)))
+                    .unwrap_or(false)
+            })
+            .cloned()
+            .collect();
+        if keep.len() == self.runtime_filters.len() {
+            return None;
+        }
+        let mut scan = self.with_fragment(self.fragment.clone()).ok()?;
+        scan.runtime_filters = keep;
+        Some(scan)
+    }
+
     /// The fragment each backend runs.
     pub fn fragment(&self) -> &Arc<dyn ExecutionPlan> {
         &self.fragment

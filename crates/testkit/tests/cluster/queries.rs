@@ -247,6 +247,39 @@ fn an_observer_reads_its_own_write_and_insert_select_copies() {
         .rows;
     assert!(!one_phase.is_empty());
     assert_eq!(one_phase, two_phases);
+    // A join's build-side keys go to the scan of its probe side as a runtime filter, unless
+    // the build side is a whole table (every probe row would match its keys).
+    let filtered = c
+        .sql_ok(
+            2,
+            "EXPLAIN SELECT a.x FROM q.t a JOIN q.copy b ON a.k = b.k WHERE b.x > 15",
+        )
+        .first_column()
+        .join("\n");
+    assert!(
+        filtered.contains("runtime_filters=[DynamicFilter"),
+        "{filtered}"
+    );
+    let whole = c
+        .sql_ok(
+            2,
+            "EXPLAIN SELECT a.x FROM q.t a JOIN q.copy b ON a.k = b.k",
+        )
+        .first_column()
+        .join("\n");
+    assert!(whole.contains("HashJoinExec"), "{whole}");
+    assert!(!whole.contains("runtime_filters"), "{whole}");
+    let joined = c.sql_ok(
+        2,
+        "SELECT a.k, b.x FROM q.t a JOIN q.copy b ON a.k = b.k WHERE b.x > 15 ORDER BY a.k",
+    );
+    assert_eq!(
+        joined.rows,
+        vec![
+            vec!["1".to_string(), "20".to_string()],
+            vec!["2".to_string(), "20".to_string()]
+        ]
+    );
     // Grouped by another column: a partial aggregation per tablet, the final one on the FE.
     let plan = c
         .sql_ok(2, "EXPLAIN SELECT x, count(*) FROM q.t GROUP BY x")
