@@ -295,9 +295,11 @@ impl TableProvider for TesseraTable {
                 .with_row_estimate(usize::try_from(rows).unwrap_or(usize::MAX)),
         );
         // Hash distribution puts equal distribution keys in one bucket, but a range-partitioned
-        // table has a bucket per partition.
+        // table has a bucket per partition. Random distribution (no distribution columns)
+        // spreads any group over every bucket: no keys then.
         let mut bucket_keys = self.table.schema.distribution_columns.clone();
-        if let Some(p) = &self.table.partitioning
+        if !bucket_keys.is_empty()
+            && let Some(p) = &self.table.partitioning
             && !bucket_keys.contains(&p.column)
         {
             bucket_keys.push(p.column.clone());
