@@ -583,19 +583,7 @@ pub fn parse_datetime(s: &str) -> Result<i64, String> {
     Ok(days * MICROS_PER_DAY + parse_time(time)?)
 }
 
-/// (year, month, day) of days since 1970-01-01.
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
+pub use common::clock::civil_from_days;
 
 /// A value as SQL would print it (also the text string functions see).
 pub fn display(v: &Value<'_>) -> String {

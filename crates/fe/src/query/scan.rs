@@ -345,10 +345,7 @@ impl TabletScanExec {
         // Some operators serialize but cannot be rebuilt on their own (a filter holding a
         // scalar subquery's result needs its surrounding ScalarSubqueryExec): decode once
         // here, so such an operator stays on the frontend instead of failing on a backend.
-        let check: query::LeafResolver = Arc::new(|leaf: &TabletLeaf| {
-            Ok(Arc::new(EmptyExec::new(leaf.output_schema()?)) as Arc<dyn ExecutionPlan>)
-        });
-        query::decode_fragment(&fragment_bytes, &decode_context(), check)?;
+        decode_alone(&fragment_bytes)?;
         let fp = fragment.properties();
         // Cooperative: batches arrive through a tokio channel, which takes part in tokio's
         // task budget. (Declared, DataFusion would wrap the scan in a CooperativeExec, which
@@ -782,11 +779,17 @@ fn runtime_filtered_fragment(
         })?
         .data;
     let bytes = query::encode_fragment(filtered)?;
-    let check: query::LeafResolver = Arc::new(|leaf: &TabletLeaf| {
+    decode_alone(&bytes)?;
+    Ok(Some(bytes))
+}
+
+/// Decodes a fragment as a backend would, with empty tablet leaves: an operator that
+/// serializes but cannot be rebuilt on its own fails here, on the frontend.
+fn decode_alone(bytes: &[u8]) -> DfResult<Arc<dyn ExecutionPlan>> {
+    let resolver: query::LeafResolver = Arc::new(|leaf: &TabletLeaf| {
         Ok(Arc::new(EmptyExec::new(leaf.output_schema()?)) as Arc<dyn ExecutionPlan>)
     });
-    query::decode_fragment(&bytes, &decode_context(), check)?;
-    Ok(Some(bytes))
+    query::decode_fragment(bytes, &decode_context(), resolver)
 }
 
 /// A task context with DataFusion's default functions, for checking that fragments decode.
@@ -1192,10 +1195,7 @@ mod tests {
         let bytes = runtime_filtered_fragment(&leaf_exec, &filters)
             .expect("fragment")
             .expect("a filter to send");
-        let resolver: query::LeafResolver = Arc::new(|leaf: &TabletLeaf| {
-            Ok(Arc::new(EmptyExec::new(leaf.output_schema()?)) as Arc<dyn ExecutionPlan>)
-        });
-        let decoded = query::decode_fragment(&bytes, &decode_context(), resolver).expect("decode");
+        let decoded = decode_alone(&bytes).expect("decode");
         let shown = datafusion::physical_plan::displayable(decoded.as_ref())
             .one_line()
             .to_string();
@@ -1240,10 +1240,7 @@ mod tests {
         let bytes = runtime_filtered_fragment(&fragment, &filters)
             .expect("fragment")
             .expect("a filter to send");
-        let resolver: query::LeafResolver = Arc::new(|leaf: &TabletLeaf| {
-            Ok(Arc::new(EmptyExec::new(leaf.output_schema()?)) as Arc<dyn ExecutionPlan>)
-        });
-        let decoded = query::decode_fragment(&bytes, &decode_context(), resolver).expect("decode");
+        let decoded = decode_alone(&bytes).expect("decode");
         let shown = datafusion::physical_plan::displayable(decoded.as_ref())
             .indent(false)
             .to_string();
