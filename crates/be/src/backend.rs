@@ -11,6 +11,8 @@ use std::time::Duration;
 use common::Error;
 use common::Result;
 use common::config::be::BeConfig;
+
+use crate::column_cache::ColumnCache;
 use storage::StorageEngine;
 use tokio::sync::Notify;
 
@@ -39,6 +41,8 @@ pub struct Backend {
     pub start_time_ms: i64,
     /// Its tablets.
     pub storage: Arc<StorageEngine>,
+    /// Decoded columns of rowset files, for queries.
+    pub column_cache: Arc<ColumnCache>,
     master: Mutex<Option<MasterInfo>>,
     /// Serializes heartbeats, so checking and binding the cluster id is one step.
     pub(crate) heartbeat_lock: tokio::sync::Mutex<()>,
@@ -53,10 +57,17 @@ pub struct Backend {
 
 impl Backend {
     pub(crate) fn new(config: BeConfig, address: Ipv4Addr, storage: Arc<StorageEngine>) -> Backend {
+        // validate() has checked the value.
+        let cache_bytes = config
+            .page_cache_bytes()
+            .ok()
+            .and_then(|b| usize::try_from(b).ok())
+            .unwrap_or(0);
         Backend {
             config,
             address,
             start_time_ms: common::clock::now_ms(),
+            column_cache: Arc::new(ColumnCache::new(cache_bytes)),
             storage,
             master: Mutex::new(None),
             heartbeat_lock: tokio::sync::Mutex::new(()),

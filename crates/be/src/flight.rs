@@ -2,9 +2,9 @@
 //!
 //! The ticket is a [`proto::ScanTicket`]: a plan fragment (filters, projections, partial
 //! aggregation over a tablet leaf) and the tablet and version to read. The backend pins the
-//! tablet's rowsets at that version, turns the leaf into a Parquet scan of their files (with
-//! the leaf's predicate pruning row groups and pages), runs the fragment and streams its
-//! output as Arrow record batches. Every other Flight method answers `Unimplemented`.
+//! tablet's rowsets at that version, turns the leaf into a scan of their files (the leaf's
+//! predicate prunes row groups; decoded columns come from and go to the column cache, see
+//! [`crate::rowset_scan`]), runs the fragment and streams its output as Arrow record batches. Every other Flight method answers `Unimplemented`.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -27,12 +27,7 @@ use arrow_flight::error::FlightError;
 use arrow_flight::flight_service_server::FlightService;
 use datafusion::common::DFSchema;
 use datafusion::common::DataFusionError;
-use datafusion::datasource::listing::PartitionedFile;
-use datafusion::datasource::physical_plan::FileScanConfigBuilder;
-use datafusion::datasource::physical_plan::ParquetSource;
-use datafusion::datasource::source::DataSourceExec;
 use datafusion::execution::TaskContext;
-use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
@@ -50,6 +45,9 @@ use tonic::Status;
 use tonic::Streaming;
 
 use crate::backend::Backend;
+use crate::column_cache::ColumnCache;
+use crate::column_cache::FileKey;
+use crate::rowset_scan::RowsetScanExec;
 use crate::service::check_cluster_id;
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
@@ -85,6 +83,7 @@ fn leaf_plan(
     read: &TabletRead,
     leaf: &TabletLeaf,
     task_ctx: &TaskContext,
+    cache: &Arc<ColumnCache>,
 ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
     let table_schema = leaf.table_arrow_schema();
     storage::check_arrow_schema(&table_schema, &read.arrow_schema).map_err(|e| {
@@ -95,43 +94,41 @@ fn leaf_plan(
     })?;
     let mut files = Vec::with_capacity(read.files.len());
     for path in &read.files {
-        let size = std::fs::metadata(path)
-            .map_err(|e| {
-                DataFusionError::Execution(format!(
-                    "tablet {}: cannot read rowset file {}: {e}",
-                    read.tablet_id,
-                    path.display()
-                ))
-            })?
-            .len();
-        files.push(PartitionedFile::new(
-            path.to_string_lossy().to_string(),
-            size,
-        ));
+        files.push(FileKey::of(path).map_err(|e| {
+            DataFusionError::Execution(format!(
+                "tablet {}: cannot read rowset file {}: {e}",
+                read.tablet_id,
+                path.display()
+            ))
+        })?);
     }
     if files.is_empty() {
         return Ok(Arc::new(EmptyExec::new(leaf.output_schema()?)));
     }
-    let mut source = ParquetSource::new(table_schema.clone());
-    if let Some(bytes) = &leaf.predicate {
-        // With the context's function registry: the predicate may call any function.
-        let expr = Expr::from_bytes_with_ctx(bytes, task_ctx)?;
-        let df_schema = DFSchema::try_from(table_schema.as_ref().clone())?;
-        let props = datafusion::execution::context::ExecutionProps::new();
-        let physical = datafusion::physical_expr::create_physical_expr(
-            &expr,
-            &df_schema,
-            &props,
-            &Default::default(),
-        )?;
-        source = source.with_predicate(physical);
-    }
-    let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
-        .with_file_group(files.into_iter().collect())
-        .with_projection_indices(leaf.projection.clone())?
-        .with_limit(leaf.limit)
-        .build();
-    Ok(DataSourceExec::from_data_source(config))
+    let predicate = match &leaf.predicate {
+        None => None,
+        Some(bytes) => {
+            // With the context's function registry: the predicate may call any function.
+            let expr = Expr::from_bytes_with_ctx(bytes, task_ctx)?;
+            let df_schema = DFSchema::try_from(table_schema.as_ref().clone())?;
+            let props = datafusion::execution::context::ExecutionProps::new();
+            Some(datafusion::physical_expr::create_physical_expr(
+                &expr,
+                &df_schema,
+                &props,
+                &Default::default(),
+            )?)
+        }
+    };
+    Ok(Arc::new(RowsetScanExec::try_new(
+        read.tablet_id,
+        files,
+        table_schema,
+        leaf.projection.clone(),
+        predicate,
+        leaf.limit,
+        cache.clone(),
+    )?))
 }
 
 #[tonic::async_trait]
@@ -206,10 +203,13 @@ impl FlightService for FlightServiceImpl {
         let resolver_read = read.clone();
         let task_ctx = self.ctx.task_ctx();
         let resolver_ctx = task_ctx.clone();
-        let resolver: query::LeafResolver =
-            Arc::new(move |leaf: &TabletLeaf| leaf_plan(&resolver_read, leaf, &resolver_ctx));
+        let cache = self.be.column_cache.clone();
+        let resolver: query::LeafResolver = Arc::new(move |leaf: &TabletLeaf| {
+            leaf_plan(&resolver_read, leaf, &resolver_ctx, &cache)
+        });
         let plan = query::decode_fragment(&ticket.fragment, &task_ctx, resolver)
             .map_err(|e| Status::invalid_argument(format!("bad plan fragment: {e}")))?;
+        let plan = query::fast_decimal::rewrite_plan(plan).map_err(df_status)?;
         let stream = plan.execute(0, task_ctx).map_err(df_status)?;
         tracing::debug!(
             query_id = %ticket.query_id,

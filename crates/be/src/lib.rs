@@ -17,12 +17,14 @@
 //! `x-tessera-cluster-id` header; a backend that no heartbeat has bound yet refuses all tasks.
 
 mod backend;
+pub mod column_cache;
 mod compaction;
 mod flight;
 mod heartbeat;
 mod http;
 pub mod load;
 mod reporter;
+pub mod rowset_scan;
 mod service;
 mod start;
 mod tablet_writer;

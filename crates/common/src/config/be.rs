@@ -54,9 +54,54 @@ crate::define_config! {
         base_compaction_num_threads_per_disk: i32 = "1", mutable = false;
         /// Seconds the rowsets a compaction replaced stay readable (for queries at older versions); they are removed after that once no query reads them.
         tablet_rowset_stale_sweep_time_sec: i64 = "1800", mutable = false;
+        /// Memory for decoded column data of rowset files, kept for later queries: bytes, a size with K, M, G or T, or a percentage of physical memory.
+        storage_page_cache_limit: String = "20%", mutable = false;
+        /// Turns the cache of decoded column data off: every query decodes the files it reads.
+        disable_storage_page_cache: bool = "false", mutable = false;
         /// Test-only: offset (ms) added to this node's clock, to simulate clock skew.
         debug_clock_offset_ms: i64 = "0", mutable = false;
     }
+}
+
+/// The bytes a `storage_page_cache_limit` value stands for on a machine with `physical`
+/// bytes of memory: `1073741824`, `512M`, `2G`, `20%`.
+pub fn parse_cache_limit(value: &str, physical: u64) -> Result<u64> {
+    let v = value.trim();
+    let bad = || {
+        Error::invalid(format!(
+            "storage_page_cache_limit: '{value}' is not a size (like 2G, 512M or 1073741824) or \
+             a percentage of physical memory (like 20%)"
+        ))
+    };
+    if let Some(pct) = v.strip_suffix('%') {
+        let pct: f64 = pct.trim().parse().map_err(|_| bad())?;
+        if !(0.0..=100.0).contains(&pct) {
+            return Err(Error::invalid(format!(
+                "storage_page_cache_limit: {pct}% is not between 0% and 100%"
+            )));
+        }
+        return Ok((physical as f64 * pct / 100.0) as u64);
+    }
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (digits, unit) = v.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let shift = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" => 10,
+        "M" | "MB" => 20,
+        "G" | "GB" => 30,
+        "T" | "TB" => 40,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(1u64 << shift).ok_or_else(bad)
+}
+
+/// Physical memory in bytes (`/proc/meminfo`), or `None` where it cannot be read.
+pub fn physical_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 /// The storage medium a root path declares (accepted for StarRocks compatibility; Tessera does
@@ -143,6 +188,19 @@ impl BeConfig {
     }
 
     /// Checks values and the relations between them.
+    /// Bytes the cache of decoded column data may hold (0 when it is disabled).
+    pub fn page_cache_bytes(&self) -> Result<u64> {
+        let limit = parse_cache_limit(
+            &self.storage_page_cache_limit,
+            physical_memory().unwrap_or(0),
+        )?;
+        Ok(if self.disable_storage_page_cache {
+            0
+        } else {
+            limit
+        })
+    }
+
     pub fn validate(&self) -> Result<()> {
         let ports = self.ports();
         for (name, port) in ports {
@@ -162,6 +220,7 @@ impl BeConfig {
             }
         }
         parse_storage_root_path(&self.storage_root_path)?;
+        self.page_cache_bytes()?;
         if self.report_tablet_interval_seconds < 1 {
             return Err(Error::invalid(
                 "report_tablet_interval_seconds must be at least 1",
@@ -421,6 +480,26 @@ mod tests {
             assert!(roots[0].path.ends_with("s1"), "{roots:?}");
             assert!(c.sys_log_dir.ends_with("/log"));
         }
+    }
+
+    #[test]
+    fn cache_limits_are_sizes_or_percentages() {
+        let gib = 1u64 << 30;
+        assert_eq!(parse_cache_limit("20%", 10 * gib).ok(), Some(2 * gib));
+        assert_eq!(parse_cache_limit(" 0% ", 10 * gib).ok(), Some(0));
+        assert_eq!(parse_cache_limit("2G", 0).ok(), Some(2 * gib));
+        assert_eq!(parse_cache_limit("512m", 0).ok(), Some(512 << 20));
+        assert_eq!(parse_cache_limit("64KB", 0).ok(), Some(64 << 10));
+        assert_eq!(parse_cache_limit("1048576", 0).ok(), Some(1 << 20));
+        for bad in ["", "G", "2X", "-1", "120%", "x%", "99999999999999T", "1.5G"] {
+            let e = parse_cache_limit(bad, gib).err();
+            assert!(
+                e.as_ref()
+                    .is_some_and(|e| e.message.contains("storage_page_cache_limit")),
+                "{bad}: {e:?}"
+            );
+        }
+        assert!(physical_memory().is_some_and(|m| m > 0));
     }
 }
 

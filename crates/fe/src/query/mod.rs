@@ -381,6 +381,7 @@ async fn plan(
         .with_runtime_env(runtime)
         .with_default_features()
         .with_physical_optimizer_rule(Arc::new(pushdown::PushFragments))
+        .with_physical_optimizer_rule(Arc::new(query::fast_decimal::FastDecimalRule))
         .build();
     for f in mysql_functions::functions() {
         datafusion::execution::FunctionRegistry::register_udf(&mut state, f).map_err(df_error)?;

@@ -168,7 +168,6 @@ impl TesseraTable {
     /// error naming a tablet no replica of which can be read.
     fn targets(&self, filters: &[Expr]) -> DfResult<Vec<TabletTarget>> {
         let mut out = Vec::new();
-        let seed = rand::random::<u64>() as usize;
         for partition in &self.table.partitions {
             if !prune::partition_may_match(&self.table, partition, filters) {
                 continue;
@@ -233,9 +232,12 @@ impl TesseraTable {
                     .map(|r| r.row_count.max(0) as u64)
                     .max()
                     .unwrap_or(0);
-                // Spread reads over the replicas.
+                // Spread the tablets over the replicas, the same way every time, so that
+                // each backend's column cache holds its share of the data and not all of it.
+                readable.sort_by_key(|r| r.backend_id);
                 let n = readable.len();
-                readable.rotate_left(seed.wrapping_add(tablet.id as usize) % n);
+                let turn = (bucket as u64).wrapping_add(partition.id as u64) % n as u64;
+                readable.rotate_left(turn as usize);
                 out.push(TabletTarget {
                     tablet_id: tablet.id,
                     partition: partition.name.clone(),
