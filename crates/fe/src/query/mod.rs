@@ -44,6 +44,7 @@ use crate::outcome::RowSet;
 use crate::session::Session;
 
 pub mod info_schema;
+mod join_order;
 pub mod mysql_functions;
 pub mod prune;
 pub mod pushdown;
@@ -380,6 +381,7 @@ async fn plan(
         .with_config(config)
         .with_runtime_env(runtime)
         .with_default_features()
+        .with_optimizer_rule(Arc::new(join_order::ReorderJoins))
         .with_physical_optimizer_rule(Arc::new(pushdown::PushFragments))
         .with_physical_optimizer_rule(Arc::new(query::fast_decimal::FastDecimalRule))
         .build();

@@ -164,6 +164,33 @@ impl TesseraTable {
         }
     }
 
+    /// The first key column (the leading DUPLICATE/AGGREGATE/UNIQUE/PRIMARY KEY column), the
+    /// one most likely to identify a row (for the optimizer's guesses).
+    pub fn first_key_column(&self) -> Option<&str> {
+        self.table
+            .schema
+            .columns
+            .first()
+            .filter(|c| c.is_key)
+            .map(|c| c.name.as_str())
+    }
+
+    /// Rows the table holds, as its replicas last told (for the optimizer).
+    pub fn row_count(&self) -> u64 {
+        self.table
+            .partitions
+            .iter()
+            .flat_map(|p| &p.tablets)
+            .map(|t| {
+                t.replicas
+                    .iter()
+                    .map(|r| r.row_count.max(0) as u64)
+                    .max()
+                    .unwrap_or(0)
+            })
+            .sum()
+    }
+
     /// The tablets to read: pruned by the filters, each with its readable replicas, or an
     /// error naming a tablet no replica of which can be read.
     fn targets(&self, filters: &[Expr]) -> DfResult<Vec<TabletTarget>> {
