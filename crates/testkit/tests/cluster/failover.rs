@@ -143,8 +143,18 @@ fn a_restarted_cluster_keeps_its_data() {
         c.start_fe(i, None);
     }
     c.wait_healthy(3, WAIT);
+    // Healthy means a leader and connected followers; a follower applies the journal up to
+    // the commit point its leader tells it, a moment later.
     for i in 1..=3 {
-        assert!(databases(&c, i).contains(&"survives_restart".to_string()));
+        wait_until(
+            WAIT,
+            &format!("node {i} to show the database again"),
+            || {
+                databases(&c, i)
+                    .contains(&"survives_restart".to_string())
+                    .then_some(())
+            },
+        );
     }
     c.sql_ok(3, "CREATE DATABASE after_full_restart");
 }
