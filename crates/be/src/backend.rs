@@ -11,10 +11,10 @@ use std::time::Duration;
 use common::Error;
 use common::Result;
 use common::config::be::BeConfig;
-
-use crate::column_cache::ColumnCache;
 use storage::StorageEngine;
 use tokio::sync::Notify;
+
+use crate::column_cache::ColumnCache;
 
 /// What the latest accepted heartbeat said about the cluster's leader and this backend.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,7 +4,8 @@
 //! aggregation over a tablet leaf) and the tablet and version to read. The backend pins the
 //! tablet's rowsets at that version, turns the leaf into a scan of their files (the leaf's
 //! predicate prunes row groups; decoded columns come from and go to the column cache, see
-//! [`crate::rowset_scan`]), runs the fragment and streams its output as Arrow record batches. Every other Flight method answers `Unimplemented`.
+//! [`crate::rowset_scan`]), runs the fragment and streams its output as Arrow record batches.
+//! Every other Flight method answers `Unimplemented`.
 
 use std::pin::Pin;
 use std::sync::Arc;

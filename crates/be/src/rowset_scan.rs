@@ -339,7 +339,9 @@ impl Scan {
             }
             None => vec![true; groups],
         };
-        for (row_group, keep) in keep.into_iter().enumerate().take(groups) {
+        for row_group in 0..groups {
+            // A verdict missing for a row group keeps it: pruning only ever skips.
+            let keep = keep.get(row_group).copied().unwrap_or(true);
             if keep && footer.metadata().row_group(row_group).num_rows() > 0 {
                 self.pending
                     .push_back((file.clone(), footer.clone(), row_group));

@@ -187,7 +187,6 @@ impl BeConfig {
         self.sys_log_dir = crate::config::expand_home(&self.sys_log_dir, home);
     }
 
-    /// Checks values and the relations between them.
     /// Bytes the cache of decoded column data may hold (0 when it is disabled).
     pub fn page_cache_bytes(&self) -> Result<u64> {
         let limit = parse_cache_limit(
@@ -201,6 +200,7 @@ impl BeConfig {
         })
     }
 
+    /// Checks values and the relations between them.
     pub fn validate(&self) -> Result<()> {
         let ports = self.ports();
         for (name, port) in ports {
@@ -500,6 +500,19 @@ mod tests {
             );
         }
         assert!(physical_memory().is_some_and(|m| m > 0));
+        // A bad value stops the backend at start with the key named; disabling wins.
+        let c = BeConfig {
+            storage_page_cache_limit: "lots".into(),
+            ..BeConfig::default()
+        };
+        let e = c.validate().err().map(|e| e.message).unwrap_or_default();
+        assert!(e.contains("storage_page_cache_limit"), "{e}");
+        let c = BeConfig {
+            storage_page_cache_limit: "1G".into(),
+            disable_storage_page_cache: true,
+            ..BeConfig::default()
+        };
+        assert_eq!(c.page_cache_bytes().ok(), Some(0));
     }
 }
 
