@@ -43,6 +43,8 @@ pub struct Backend {
     pub storage: Arc<StorageEngine>,
     /// Decoded columns of rowset files, for queries.
     pub column_cache: Arc<ColumnCache>,
+    /// Shares the clone receive rate among this backend's clones.
+    pub clone_limiter: crate::clone::CloneLimiter,
     master: Mutex<Option<MasterInfo>>,
     /// Serializes heartbeats, so checking and binding the cluster id is one step.
     pub(crate) heartbeat_lock: tokio::sync::Mutex<()>,
@@ -68,6 +70,7 @@ impl Backend {
             address,
             start_time_ms: common::clock::now_ms(),
             column_cache: Arc::new(ColumnCache::new(cache_bytes)),
+            clone_limiter: Default::default(),
             storage,
             master: Mutex::new(None),
             heartbeat_lock: tokio::sync::Mutex::new(()),

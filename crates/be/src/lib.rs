@@ -3,8 +3,10 @@
 //! ```text
 //! heartbeat_service_port  HeartbeatService: the leader FE's heartbeats; the first one binds the
 //!                         backend to its cluster (`<root>/cluster_id` in every storage root)
-//! be_port                 BackendService: agent tasks (create/drop/list tablets, publish, abort)
-//! brpc_port               BackendService too: tablet writes (WriteTablet) from load coordinators
+//! be_port                 BackendService: agent tasks (create/drop/list tablets, publish, abort,
+//!                         clone)
+//! brpc_port               BackendService too: tablet writes (WriteTablet) from load coordinators,
+//!                         snapshots for clones (FetchSnapshot) from other backends
 //! be_http_port            GET /api/health, PUT /api/{db}/{table}/_stream_load (this backend
 //!                         coordinates the load: see [`load`]), GET /api/_load_error_log
 //! reporter task           FrontendService.ReportTablets to the leader: every report interval and
@@ -17,6 +19,7 @@
 //! `x-tessera-cluster-id` header; a backend that no heartbeat has bound yet refuses all tasks.
 
 mod backend;
+pub mod clone;
 pub mod column_cache;
 mod compaction;
 mod flight;

@@ -111,6 +111,38 @@ impl BackendServiceImpl {
 
 #[tonic::async_trait]
 impl BackendService for BackendServiceImpl {
+    type CloneTabletStream = crate::clone::ReplyStream<proto::CloneProgress>;
+    type FetchSnapshotStream = crate::clone::ReplyStream<proto::SnapshotPart>;
+
+    async fn clone_tablet(
+        &self,
+        request: Request<proto::CloneTabletRequest>,
+    ) -> Result<Response<Self::CloneTabletStream>, Status> {
+        check_cluster_id(&request, self.be.storage.cluster_id())?;
+        let req = request.into_inner();
+        tracing::info!(
+            tablet_id = req.tablet_id,
+            replica_id = req.replica_id,
+            version = req.version,
+            source = req.src_backend_id,
+            full = req.full,
+            "clone task"
+        );
+        Ok(Response::new(
+            crate::clone::clone_tablet(&self.be, req).await,
+        ))
+    }
+
+    async fn fetch_snapshot(
+        &self,
+        request: Request<proto::FetchSnapshotRequest>,
+    ) -> Result<Response<Self::FetchSnapshotStream>, Status> {
+        check_cluster_id(&request, self.be.storage.cluster_id())?;
+        Ok(Response::new(
+            crate::clone::fetch_snapshot(&self.be, request.into_inner()).await,
+        ))
+    }
+
     async fn create_tablet(
         &self,
         request: Request<CreateTabletRequest>,

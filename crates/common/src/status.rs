@@ -82,6 +82,11 @@ pub enum StatusCode {
     ReplicaUnavailable = 5002,
     /// A query needed more memory than `query_mem_limit` allows.
     MemLimitExceeded = 5003,
+    /// A clone source no longer holds the single versions a replica misses (compaction merged
+    /// them and the merged-away rowsets were swept): the replica needs a full clone.
+    VersionsCompacted = 5004,
+    /// Bytes received for a file do not match the sender's length or checksum.
+    ChecksumMismatch = 5005,
 
     /// A load label is already used in the database.
     LabelAlreadyExists = 6000,
@@ -142,6 +147,8 @@ impl StatusCode {
             TypeMismatch,
             ReplicaUnavailable,
             MemLimitExceeded,
+            VersionsCompacted,
+            ChecksumMismatch,
             LabelAlreadyExists,
             TxnNotFound,
             TxnStateInvalid,

@@ -314,7 +314,12 @@ pub async fn handle_report(fe: &Arc<Frontend>, report: proto::TabletReport) -> R
             for t in db.tables.values() {
                 for (_, tablet) in t.tablets() {
                     for r in &tablet.replicas {
-                        if r.backend_id == be_id && !reported.contains_key(&tablet.id) && !r.bad {
+                        // A replica being built by a clone appears when the clone installs it.
+                        if r.backend_id == be_id
+                            && !reported.contains_key(&tablet.id)
+                            && !r.bad
+                            && r.state != meta::catalog::table::ReplicaState::Clone
+                        {
                             missing.push((tablet.id, r.id));
                         }
                     }

@@ -29,6 +29,7 @@ pub mod config;
 pub mod database;
 pub mod frontends;
 pub mod load;
+pub mod repair;
 pub mod select;
 pub mod tables;
 pub mod tablets;
@@ -54,13 +55,23 @@ pub fn route_of(stmt: &Statement) -> Route {
         | Statement::AdminSetFrontendConfig { .. }
         | Statement::CreateTable(_)
         | Statement::DropTable { .. }
-        | Statement::AlterTable { .. } => Route::LeaderWrite,
+        | Statement::AlterTable { .. }
+        | Statement::AdminRepairTable { .. }
+        | Statement::AdminCancelRepairTable { .. }
+        | Statement::AdminSetReplicaStatus { .. } => Route::LeaderWrite,
+        // The repair queues live in the leader's memory.
+        Statement::ShowProc { path } if is_scheduler_path(path) => Route::LeaderRead,
         Statement::ShowFrontends
         | Statement::ShowBackends
         | Statement::ShowTransaction { .. }
         | Statement::ShowLoad { .. } => Route::LeaderRead,
         _ => Route::Local,
     }
+}
+
+fn is_scheduler_path(path: &str) -> bool {
+    let p = path.trim().trim_start_matches('/');
+    p.starts_with("tablet_scheduler") || p.starts_with("cluster_balance")
 }
 
 /// Runs every statement of `sql` in order, stopping at the first error.
@@ -244,6 +255,23 @@ async fn run(fe: &Arc<Frontend>, session: &mut Session, stmt: Statement) -> Resu
             limit.as_ref(),
         ),
         Statement::ShowProc { path } => show_proc(fe, &path),
+        Statement::AdminShowReplicaStatus {
+            table,
+            partitions,
+            status_filter,
+        } => repair::show_replica_status(fe, session, &table, &partitions, status_filter.as_ref()),
+        Statement::AdminShowReplicaDistribution { table, partitions } => {
+            repair::show_replica_distribution(fe, session, &table, &partitions)
+        }
+        Statement::AdminRepairTable { table, partitions } => {
+            repair::repair_table(fe, session, &table, &partitions)
+        }
+        Statement::AdminCancelRepairTable { table, partitions } => {
+            repair::cancel_repair_table(fe, session, &table, &partitions)
+        }
+        Statement::AdminSetReplicaStatus { properties } => {
+            repair::set_replica_status(fe, session, &properties).await
+        }
         Statement::AdminSetFrontendConfig { items } => config::set(fe, session, items).await,
         Statement::AdminShowFrontendConfig { like } => Ok(config::show(fe, like.as_deref())),
         Statement::Set(items) => variables::set(fe, session, items),
@@ -289,7 +317,14 @@ fn show_proc(fe: &Arc<Frontend>, path: &str) -> Result<Outcome> {
     match parts.as_slice() {
         [] => {
             let mut rows = crate::outcome::RowSet::with_text_columns(&["name"]);
-            for name in ["backends", "dbs", "frontends", "statistic"] {
+            for name in [
+                "backends",
+                "cluster_balance",
+                "dbs",
+                "frontends",
+                "statistic",
+                "tablet_scheduler",
+            ] {
                 rows.push(vec![name.into()]);
             }
             Ok(Outcome::Rows(rows))
@@ -300,7 +335,11 @@ fn show_proc(fe: &Arc<Frontend>, path: &str) -> Result<Outcome> {
             let id: i64 = id.parse().map_err(|_| not_found())?;
             Ok(Outcome::Rows(backends::show_backend_disks(fe, id)?))
         }
-        ["statistic"] => Ok(Outcome::Rows(tablets::show_statistic(fe))),
+        ["statistic"] => Ok(Outcome::Rows(repair::show_statistic(fe))),
+        ["statistic", db] => Ok(Outcome::Rows(repair::show_statistic_db(fe, db)?)),
+        ["tablet_scheduler", rest @ ..] | ["cluster_balance", rest @ ..] => {
+            Ok(Outcome::Rows(repair::show_tablet_scheduler(fe, rest)?))
+        }
         ["dbs", rest @ ..] => Ok(Outcome::Rows(tablets::show_proc_dbs(fe, rest)?)),
         _ => Err(not_found()),
     }

@@ -67,6 +67,8 @@ pub struct Frontend {
     pub reports: crate::backend::ReportState,
     /// Serializes DDL that allocates ids and creates replicas (CREATE TABLE, ADD PARTITION).
     pub ddl_lock: tokio::sync::Mutex<()>,
+    /// The leader's replica repair queues.
+    pub repair: crate::repair::Repair,
 }
 
 impl Frontend {
@@ -98,6 +100,7 @@ impl Frontend {
             local_heartbeats: crate::leader::LocalHeartbeats::default(),
             reports: crate::backend::ReportState::default(),
             ddl_lock: tokio::sync::Mutex::new(()),
+            repair: crate::repair::Repair::default(),
         }
     }
 

@@ -7,6 +7,7 @@
 //!   statements on the leader and read-your-writes; [`session`]: sessions and variables.
 //! - [`services`]: FE-to-FE gRPC (join, heartbeat, leader watch, forward, read index).
 //! - [`leader`]: the leader's duties (heartbeats, promoting caught-up followers).
+//! - [`repair`]: the leader's tablet checker and scheduler (replica repair by clone).
 //! - [`http`]: the HTTP port.
 //!
 //! Must not depend on `storage` or `be`.
@@ -20,6 +21,7 @@ pub mod leader;
 pub mod mysql_server;
 pub mod outcome;
 pub mod query;
+pub mod repair;
 pub mod services;
 pub mod session;
 pub mod start;

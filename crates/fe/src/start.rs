@@ -361,6 +361,7 @@ pub async fn start(config: FeConfig, helper: Option<&str>) -> Result<FeHandle> {
     spawn_servers(&fe, edit_log, rpc, http, query);
     tokio::spawn(crate::leader::run(fe.clone()));
     tokio::spawn(crate::txn::run_daemon(fe.clone()));
+    tokio::spawn(crate::repair::run(fe.clone()));
     fe.journal.spawn_failover_watch(fe.shutdown.subscribe());
     tokio::spawn(watch_membership(fe.clone(), exit_tx, registered.is_some()));
     // The lock lives as long as the process.

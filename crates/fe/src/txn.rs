@@ -104,13 +104,23 @@ pub async fn begin(
         for p in &t.partitions {
             let mut tablets = Vec::new();
             for tablet in &p.tablets {
+                // Every usable replica takes the load, also one that still misses older
+                // versions: it stores this version now and repair fills its gap (so it catches
+                // up while loads go on). Only complete ones count towards the quorum.
+                let mut complete = 0usize;
                 let replicas: Vec<PlanReplica> = tablet
                     .replicas
                     .iter()
-                    .filter(|r| !r.bad && r.state == ReplicaState::Normal && r.last_failed_version < 0)
+                    .filter(|r| !r.bad && r.state == ReplicaState::Normal)
                     .filter_map(|r| {
                         let be = c.backends.get(&r.backend_id)?;
-                        (be.status.alive && be.status.brpc_port > 0).then(|| PlanReplica {
+                        if !(be.status.alive && be.status.brpc_port > 0) {
+                            return None;
+                        }
+                        if r.last_failed_version < 0 {
+                            complete += 1;
+                        }
+                        Some(PlanReplica {
                             replica_id: r.id,
                             backend_id: r.backend_id,
                             host: be.host.clone(),
@@ -118,14 +128,14 @@ pub async fn begin(
                         })
                     })
                     .collect();
-                if replicas.len() < quorum as usize {
+                if complete < quorum as usize {
                     return Err(Error::new(
                         StatusCode::QuorumNotMet,
                         format!(
                             "Tablet lost replicas. Check if any backend is down or not. tablet_id: {}, \
                              writable replicas: {} of {} (write_quorum {} needs {quorum})",
                             tablet.id,
-                            replicas.len(),
+                            complete,
                             tablet.replicas.len(),
                             t.write_quorum
                         ),
@@ -358,7 +368,7 @@ pub async fn publish(fe: &Arc<Frontend>, txn_id: i64) -> Result<bool> {
                     .results
                     .into_iter()
                     .filter(|x| x.ok)
-                    .map(|x| (x.tablet_id, be_id, x.row_count))
+                    .map(|x| (x.tablet_id, be_id, x.row_count, x.version))
                     .collect(),
                 Err(e) => {
                     tracing::debug!(backend = be_id, %e, "publish failed");
@@ -367,14 +377,16 @@ pub async fn publish(fe: &Arc<Frontend>, txn_id: i64) -> Result<bool> {
             }
         }
     });
-    let stats: Vec<(i64, i64, i64)> = futures::stream::iter(calls)
+    let results: Vec<(i64, i64, i64, i64)> = futures::stream::iter(calls)
         .buffer_unordered(16)
         .collect::<Vec<_>>()
         .await
         .into_iter()
         .flatten()
         .collect();
-    let published: Vec<(i64, i64)> = stats.iter().map(|&(t, b, _)| (t, b)).collect();
+    let published: Vec<(i64, i64)> = results.iter().map(|&(t, b, _, _)| (t, b)).collect();
+    let stats: Vec<(i64, i64, i64)> = results.iter().map(|&(t, b, n, _)| (t, b, n)).collect();
+    let versions: Vec<(i64, i64, i64)> = results.iter().map(|&(t, b, _, v)| (t, b, v)).collect();
     // Wait for every replica for a while; then a quorum is enough.
     let all = published.len() == committed.len();
     let grace = fe.config().quorum_publish_wait_time_ms.max(0);
@@ -387,7 +399,7 @@ pub async fn publish(fe: &Arc<Frontend>, txn_id: i64) -> Result<bool> {
         && !fe
             .journal
             .state
-            .read(|s| quorum_published(&s.catalog, &txn, &published))
+            .read(|s| quorum_published(&s.catalog, &txn, &versions))
     {
         return Ok(false);
     }
@@ -396,6 +408,7 @@ pub async fn publish(fe: &Arc<Frontend>, txn_id: i64) -> Result<bool> {
         published,
         time_ms: common::clock::now_ms(),
         stats,
+        versions,
     };
     match fe.journal.write(op, fe.write_timeout()).await {
         Ok(_) => Ok(true),
@@ -407,8 +420,12 @@ pub async fn publish(fe: &Arc<Frontend>, txn_id: i64) -> Result<bool> {
     }
 }
 
-fn quorum_published(c: &meta::catalog::Catalog, txn: &Txn, published: &[(i64, i64)]) -> bool {
-    let set: BTreeSet<(i64, i64)> = published.iter().copied().collect();
+/// Whether, for every tablet the load wrote, a quorum of replicas published and can be read
+/// at the load's version (a replica still missing older versions does not count).
+/// `versions`: (tablet, backend, contiguous version after the publish).
+fn quorum_published(c: &meta::catalog::Catalog, txn: &Txn, versions: &[(i64, i64, i64)]) -> bool {
+    let reached: BTreeMap<(i64, i64), i64> =
+        versions.iter().map(|&(t, b, v)| ((t, b), v)).collect();
     let Some(t) = c
         .databases
         .get(&txn.db)
@@ -421,10 +438,19 @@ fn quorum_published(c: &meta::catalog::Catalog, txn: &Txn, published: &[(i64, i6
         .iter()
         .filter(|p| txn.partition_versions.contains_key(&p.id))
         .all(|p| {
+            let v = txn
+                .partition_versions
+                .get(&p.id)
+                .copied()
+                .unwrap_or(i64::MAX);
             p.tablets.iter().all(|tab| {
                 tab.replicas
                     .iter()
-                    .filter(|r| set.contains(&(tab.id, r.backend_id)))
+                    .filter(|r| {
+                        reached
+                            .get(&(tab.id, r.backend_id))
+                            .is_some_and(|&x| x >= v)
+                    })
                     .count()
                     >= quorum
             })

@@ -18,6 +18,8 @@ use serde::Serialize;
 
 use self::backend::Backend;
 use self::table::Partition;
+use self::table::Replica;
+use self::table::ReplicaState;
 use self::table::Table;
 use crate::journal_op::JournalOp;
 use crate::journal_op::JournalResponse;
@@ -391,7 +393,67 @@ impl Catalog {
                 published,
                 time_ms,
                 stats,
-            } => self.finish_txn(*txn_id, published, stats, *time_ms),
+                versions,
+            } => self.finish_txn(*txn_id, published, stats, versions, *time_ms),
+            JournalOp::AddReplica { tablet_id, replica } => {
+                let tablet = self.tablet_mut(*tablet_id)?;
+                if let Some(r) = tablet
+                    .replicas
+                    .iter()
+                    .find(|r| r.backend_id == replica.backend_id || r.id == replica.id)
+                {
+                    return Err(Error::new(
+                        StatusCode::InvalidArgument,
+                        format!(
+                            "tablet {tablet_id} already has replica {} on backend {}",
+                            r.id, r.backend_id
+                        ),
+                    ));
+                }
+                tablet.replicas.push(replica.clone());
+                self.next_id = self.next_id.max(replica.id + 1);
+                Ok(1)
+            }
+            JournalOp::FinishClone {
+                tablet_id,
+                replica_id,
+                version,
+                data_size,
+                row_count,
+            } => {
+                let r = self.replica_mut(*tablet_id, *replica_id)?;
+                if r.state == ReplicaState::Clone {
+                    r.state = ReplicaState::Normal;
+                    r.version = *version;
+                } else {
+                    r.version = r.version.max(*version);
+                }
+                r.last_success_version = r.last_success_version.max(*version);
+                if r.last_failed_version >= 0 && r.version >= r.last_failed_version {
+                    r.last_failed_version = -1;
+                }
+                r.data_size = *data_size;
+                r.row_count = *row_count;
+                Ok(1)
+            }
+            JournalOp::SetReplicaState {
+                tablet_id,
+                replica_id,
+                state,
+            } => {
+                let r = self.replica_mut(*tablet_id, *replica_id)?;
+                r.state = *state;
+                Ok(1)
+            }
+            JournalOp::DropReplica {
+                tablet_id,
+                replica_id,
+            } => {
+                let tablet = self.tablet_mut(*tablet_id)?;
+                let before = tablet.replicas.len();
+                tablet.replicas.retain(|r| r.id != *replica_id);
+                Ok((before - tablet.replicas.len()) as u64)
+            }
             JournalOp::AbortTxn {
                 txn_id,
                 reason,
@@ -415,6 +477,14 @@ impl Catalog {
                                     if let Some(u) = wanted.get(&(tablet.id, r.id)) {
                                         if let Some(v) = u.version {
                                             r.version = r.version.max(v);
+                                            // StarRocks's rule: a replica that reached the
+                                            // version it missed misses nothing any more.
+                                            if r.last_failed_version >= 0
+                                                && r.version >= r.last_failed_version
+                                                && r.state != ReplicaState::Clone
+                                            {
+                                                r.last_failed_version = -1;
+                                            }
                                         }
                                         if let Some(v) = u.data_size {
                                             r.data_size = v;
@@ -455,6 +525,34 @@ impl Catalog {
     /// A table by database and name.
     pub fn table(&self, db: &str, table: &str) -> Option<&Table> {
         self.databases.get(db)?.tables.get(table)
+    }
+
+    fn tablet_mut(&mut self, tablet_id: i64) -> Result<&mut table::Tablet, Error> {
+        self.databases
+            .values_mut()
+            .flat_map(|db| db.tables.values_mut())
+            .flat_map(|t| t.partitions.iter_mut())
+            .flat_map(|p| p.tablets.iter_mut())
+            .find(|t| t.id == tablet_id)
+            .ok_or_else(|| {
+                Error::new(
+                    StatusCode::InvalidArgument,
+                    format!("tablet {tablet_id} does not exist (its table was dropped)"),
+                )
+            })
+    }
+
+    fn replica_mut(&mut self, tablet_id: i64, replica_id: i64) -> Result<&mut Replica, Error> {
+        self.tablet_mut(tablet_id)?
+            .replicas
+            .iter_mut()
+            .find(|r| r.id == replica_id)
+            .ok_or_else(|| {
+                Error::new(
+                    StatusCode::InvalidArgument,
+                    format!("tablet {tablet_id} has no replica {replica_id}"),
+                )
+            })
     }
 
     /// Where a tablet lives: (database, table, partition, tablet).

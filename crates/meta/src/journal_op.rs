@@ -14,6 +14,8 @@ use crate::catalog::FrontendStatus;
 use crate::catalog::ReplicaUpdate;
 use crate::catalog::backend::BackendStatus;
 use crate::catalog::table::Partition;
+use crate::catalog::table::Replica;
+use crate::catalog::table::ReplicaState;
 use crate::catalog::table::Table;
 use crate::catalog::table::WriteQuorum;
 use crate::catalog::txn::Txn;
@@ -132,6 +134,42 @@ pub enum JournalOp {
         /// The changes.
         updates: Vec<ReplicaUpdate>,
     },
+    /// Repair adds a replica (state CLONE) that a clone task is about to build.
+    AddReplica {
+        /// The tablet.
+        tablet_id: i64,
+        /// The new replica.
+        replica: Replica,
+    },
+    /// A clone finished: the replica holds `version` (a CLONE replica becomes NORMAL).
+    FinishClone {
+        /// The tablet.
+        tablet_id: i64,
+        /// The replica.
+        replica_id: i64,
+        /// Its contiguous version after the clone.
+        version: i64,
+        /// Bytes of its files.
+        data_size: i64,
+        /// Rows it holds at that version.
+        row_count: i64,
+    },
+    /// A replica changes state (DECOMMISSION before a safe drop).
+    SetReplicaState {
+        /// The tablet.
+        tablet_id: i64,
+        /// The replica.
+        replica_id: i64,
+        /// The new state.
+        state: ReplicaState,
+    },
+    /// Repair or decommission removes a replica from the catalog.
+    DropReplica {
+        /// The tablet.
+        tablet_id: i64,
+        /// The replica.
+        replica_id: i64,
+    },
     /// A load begins (answers the transaction id; the label is checked here).
     BeginTxn {
         /// The transaction (its id and status are set when applied).
@@ -164,6 +202,11 @@ pub enum JournalOp {
         /// publish (absent in journals written before it was recorded).
         #[serde(default)]
         stats: Vec<(i64, i64, i64)>,
+        /// (tablet, backend, version) of replicas that published: their contiguous version
+        /// after the publish, below the load's version for a replica with a gap that repair
+        /// has not filled yet (absent in older journals: the load's version).
+        #[serde(default)]
+        versions: Vec<(i64, i64, i64)>,
     },
     /// A load is rolled back.
     AbortTxn {
@@ -229,6 +272,32 @@ impl fmt::Display for JournalOp {
                 write!(f, "AddPartition({db}.{table}.{})", partition.name)
             }
             JournalOp::UpdateReplicas { updates } => write!(f, "UpdateReplicas({})", updates.len()),
+            JournalOp::AddReplica { tablet_id, replica } => write!(
+                f,
+                "AddReplica(tablet {tablet_id}, replica {} on backend {})",
+                replica.id, replica.backend_id
+            ),
+            JournalOp::FinishClone {
+                tablet_id,
+                replica_id,
+                version,
+                ..
+            } => write!(
+                f,
+                "FinishClone(tablet {tablet_id}, replica {replica_id}, version {version})"
+            ),
+            JournalOp::SetReplicaState {
+                tablet_id,
+                replica_id,
+                state,
+            } => write!(
+                f,
+                "SetReplicaState(tablet {tablet_id}, replica {replica_id}, {state})"
+            ),
+            JournalOp::DropReplica {
+                tablet_id,
+                replica_id,
+            } => write!(f, "DropReplica(tablet {tablet_id}, replica {replica_id})"),
             JournalOp::BeginTxn { txn, .. } => {
                 write!(f, "BeginTxn({}.{} {})", txn.db, txn.table, txn.label)
             }

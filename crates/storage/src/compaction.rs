@@ -22,6 +22,10 @@
 //! them) until [`StorageEngine::sweep_stale`] removes those older than
 //! `tablet_rowset_stale_sweep_time_sec` that no reader pins.
 //!
+//! Only the contiguous part of a tablet is compacted: rowsets published above a hole (a missed
+//! load, see [`StorageEngine::publish`]) wait until a clone fills it. A compaction and a clone
+//! of one tablet never run together: both hold the tablet's "compacting" flag.
+//!
 //! Row order: the output is sorted by the key columns with a k-way merge of sorted runs. Inputs
 //! that an earlier compaction sorted are streamed (one batch each in memory); the unsorted ones
 //! (a load keeps its rows' arrival order) are sorted together in memory, when their files total
@@ -150,6 +154,10 @@ impl CompactionPolicy {
         let mut cp = meta.cumulative_point.max(base_end + 1);
         let promotion = self.promotion_bytes(meta);
         for r in &meta.rowsets {
+            if r.end_version > meta.version {
+                // Above a hole: not the compactions' until the hole is filled.
+                break;
+            }
             // A rowset the point falls inside, or a promoted one at the point: step past it.
             let inside = r.start_version < cp && r.end_version >= cp;
             let promoted = r.start_version == cp && r.bytes >= promotion;
@@ -163,7 +171,9 @@ impl CompactionPolicy {
     }
 
     /// What a compaction of `kind` would merge now, if one is due: the input rowsets (adjacent,
-    /// in version order) and the cumulative point to store with the output.
+    /// in version order) and the cumulative point to store with the output. Only rowsets of
+    /// the contiguous part (`end_version <= meta.version`) are ever merged: those above a hole
+    /// wait for a clone to fill it.
     pub(crate) fn plan(
         &self,
         meta: &TabletMeta,
@@ -176,7 +186,7 @@ impl CompactionPolicy {
                 let candidates: Vec<&RowsetMeta> = meta
                     .rowsets
                     .iter()
-                    .filter(|r| r.start_version >= cp)
+                    .filter(|r| r.start_version >= cp && r.end_version <= meta.version)
                     .collect();
                 let singletons = candidates.iter().filter(|r| r.is_singleton()).count();
                 if singletons < self.min_cumulative_deltas.max(1) || candidates.len() < 2 {
@@ -201,7 +211,7 @@ impl CompactionPolicy {
                 let inputs: Vec<RowsetMeta> = meta
                     .rowsets
                     .iter()
-                    .filter(|r| r.end_version < cp)
+                    .filter(|r| r.end_version < cp && r.end_version <= meta.version)
                     .cloned()
                     .collect();
                 let deltas = inputs.len().saturating_sub(1);
@@ -440,6 +450,14 @@ impl StorageEngine {
             })
             .map(|i| format!("{} {}", i.rowset_id, i.versions()))
             .collect();
+        if missing.is_empty() && out.rowset.end_version > entry.meta.version {
+            return Err(Error::internal(format!(
+                "tablet {tablet_id}: the {kind} compaction of versions {} reaches above the \
+                 replica's version {}",
+                out.rowset.versions(),
+                entry.meta.version
+            )));
+        }
         if !missing.is_empty() {
             return Err(Error::new(
                 StatusCode::TxnStateInvalid,

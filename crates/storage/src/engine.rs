@@ -1,6 +1,7 @@
 //! The storage engine: every storage root of one backend and the tablets in them.
 
 use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -104,14 +105,14 @@ impl Default for StorageOptions {
 pub(crate) struct Entry {
     pub(crate) meta: TabletMeta,
     pub(crate) root: usize,
-    /// Set while a compaction of this tablet runs (one at a time per tablet).
+    /// Set while a compaction of this tablet runs, or a clone into it (one of them at a time).
     pub(crate) compacting: Arc<AtomicBool>,
     /// The readers' pins ([`TabletRead`]); dead ones are pruned by the sweeper.
     pub(crate) readers: Vec<Weak<ReadPin>>,
 }
 
 impl Entry {
-    fn new(meta: TabletMeta, root: usize) -> Entry {
+    pub(crate) fn new(meta: TabletMeta, root: usize) -> Entry {
         Entry {
             meta,
             root,
@@ -121,10 +122,38 @@ impl Entry {
     }
 }
 
+impl Inner {
+    /// The root with the most available space (the first of equals), where a new tablet goes.
+    pub(crate) fn emptiest_root(&self) -> Result<usize> {
+        self.roots
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, r)| (r.capacity().1, std::cmp::Reverse(*i)))
+            .map(|(i, _)| i)
+            .ok_or_else(|| Error::internal("no storage root"))
+    }
+
+    /// Refuses a tablet whose metadata record is damaged (until it is dropped).
+    pub(crate) fn refuse_corrupt(&self, tablet_id: i64) -> Result<()> {
+        match self.corrupt.iter().find(|c| c.tablet_id == tablet_id) {
+            Some(bad) => Err(Error::new(
+                StatusCode::MetaCorrupted,
+                format!(
+                    "tablet {tablet_id} has a damaged metadata record in {} ({}); drop the \
+                     tablet first",
+                    bad.root.display(),
+                    bad.error
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
 pub(crate) struct Inner {
     pub(crate) roots: Vec<StorageRoot>,
     pub(crate) tablets: BTreeMap<i64, Entry>,
-    corrupt: Vec<CorruptRecord>,
+    pub(crate) corrupt: Vec<CorruptRecord>,
     cluster_id: Option<i32>,
     // Per root: when the data size was last measured, and the result.
     pub(crate) data_used: Vec<Option<(Instant, i64)>>,
@@ -135,6 +164,10 @@ pub struct StorageEngine {
     paths: Vec<PathBuf>,
     options: StorageOptions,
     inner: Mutex<Option<Inner>>,
+    /// Tablets absent here that a full clone is creating (its [`crate::CloneWriter`] holds the
+    /// claim): no create and no other clone of them meanwhile. Locked after `inner`, never
+    /// before it.
+    pub(crate) cloning: Arc<Mutex<BTreeSet<i64>>>,
 }
 
 pub(crate) fn no_tablet(tablet_id: i64) -> Error {
@@ -236,10 +269,14 @@ impl StorageEngine {
                 }
             }
         }
+        for (i, root) in roots.iter().enumerate() {
+            remove_leftover_files(root, i, &tablets, &corrupt);
+        }
         let n = roots.len();
         Ok(StorageEngine {
             paths: paths.to_vec(),
             options,
+            cloning: Arc::default(),
             inner: Mutex::new(Some(Inner {
                 roots,
                 tablets,
@@ -284,6 +321,14 @@ impl StorageEngine {
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Option<Inner>> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether a full clone is creating `tablet_id` here.
+    pub(crate) fn clone_in_progress(&self, tablet_id: i64) -> bool {
+        self.cloning
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&tablet_id)
     }
 
     /// Releases every root (locks and metadata stores); later calls fail.
@@ -365,24 +410,18 @@ impl StorageEngine {
             }
             return Ok(CreateOutcome::AlreadyExists);
         }
-        if let Some(bad) = inner.corrupt.iter().find(|c| c.tablet_id == req.tablet_id) {
+        inner.refuse_corrupt(req.tablet_id)?;
+        if self.clone_in_progress(req.tablet_id) {
             return Err(Error::new(
-                StatusCode::MetaCorrupted,
+                StatusCode::Cancelled,
                 format!(
-                    "tablet {} has a damaged metadata record in {} ({}); drop the tablet first",
-                    req.tablet_id,
-                    bad.root.display(),
-                    bad.error
+                    "tablet {} is being created on this backend by a clone; retry once the \
+                     clone ends",
+                    req.tablet_id
                 ),
             ));
         }
-        let root_idx = inner
-            .roots
-            .iter()
-            .enumerate()
-            .max_by_key(|(i, r)| (r.capacity().1, std::cmp::Reverse(*i)))
-            .map(|(i, _)| i)
-            .ok_or_else(|| Error::internal("no storage root"))?;
+        let root_idx = inner.emptiest_root()?;
         let root = &inner.roots[root_idx];
         let dir = root.tablet_dir(req.tablet_id);
         if dir.exists() {
@@ -662,10 +701,18 @@ impl StorageEngine {
         Ok(rowset)
     }
 
-    /// Makes transaction `txn_id`'s pending rowset in a tablet visible as version `version`.
-    /// The replica must be at `version - 1` and hold the pending rowset; otherwise it missed
-    /// data (an error naming the tablet and the versions; the FE repairs the replica). Publishing
-    /// a transaction again at the same version succeeds. Returns the replica's version after.
+    /// Makes transaction `txn_id`'s pending rowset in a tablet visible as version `version`,
+    /// whatever the replica's version: a replica that missed a load keeps taking the later
+    /// ones while a clone fills the hole (as StarRocks does). The replica's version is then the
+    /// highest version reachable from 0 without a hole ([`TabletMeta::contiguous_version`]), so
+    /// it stays below `version` while a hole remains; that version is returned.
+    ///
+    /// - Publishing a transaction again at the same version succeeds; at another version it
+    ///   is refused.
+    /// - When a visible or stale rowset already covers `version` (a clone installed it), the
+    ///   transaction's pending rowset, if any, is dropped with its file and the call succeeds.
+    /// - Otherwise a transaction without a pending rowset is refused: this replica missed the
+    ///   load (the FE repairs it).
     pub fn publish(
         &self,
         txn_id: i64,
@@ -687,10 +734,14 @@ impl StorageEngine {
                 meta.partition_id
             )));
         }
-        if let Some(r) = meta.published(txn_id) {
-            if r.start_version == version && r.end_version == version {
-                return Ok(meta.version);
-            }
+        if version <= 0 {
+            return Err(Error::invalid(format!(
+                "tablet {tablet_id}: {version} is not a version a load can publish"
+            )));
+        }
+        if let Some(r) = meta.published(txn_id)
+            && (r.start_version != version || r.end_version != version)
+        {
             return Err(Error::new(
                 StatusCode::TxnStateInvalid,
                 format!(
@@ -700,7 +751,28 @@ impl StorageEngine {
                 ),
             ));
         }
-        let Some(pos) = meta.pending.iter().position(|r| r.txn_id == txn_id) else {
+        let pos = meta.pending.iter().position(|r| r.txn_id == txn_id);
+        if meta.published(txn_id).is_some() || meta.covers(version) {
+            // Already there (a retried publish, or a clone brought the version): a pending
+            // rowset of the transaction is a duplicate.
+            if let Some(pos) = pos {
+                let mut meta = meta.clone();
+                let dropped = meta.pending.remove(pos);
+                let root = &inner.roots[entry.root];
+                root.put(&meta)?;
+                entry.meta = meta;
+                inner.data_used[entry.root] = None;
+                remove_files(&root.tablet_dir(tablet_id), std::slice::from_ref(&dropped));
+                tracing::info!(
+                    tablet_id,
+                    txn_id,
+                    version,
+                    "version already present; the transaction's pending rowset was dropped"
+                );
+            }
+            return Ok(entry.meta.version);
+        }
+        let Some(pos) = pos else {
             return Err(Error::new(
                 StatusCode::TxnStateInvalid,
                 format!(
@@ -711,19 +783,6 @@ impl StorageEngine {
                 ),
             ));
         };
-        if meta.version != version - 1 {
-            return Err(Error::new(
-                StatusCode::TxnStateInvalid,
-                format!(
-                    "tablet {tablet_id} cannot publish version {version} of transaction {txn_id}: \
-                     the replica is at version {}, so versions {}..{} are missing (it will be \
-                     repaired)",
-                    meta.version,
-                    meta.version + 1,
-                    version - 1
-                ),
-            ));
-        }
         let mut meta = meta.clone();
         let mut rowset = meta.pending.remove(pos);
         rowset.start_version = version;
@@ -731,10 +790,19 @@ impl StorageEngine {
         meta.rowsets.push(rowset);
         meta.rowsets
             .sort_by_key(|r| (r.start_version, r.end_version));
-        meta.version = version;
+        meta.version = meta.contiguous_version();
+        if meta.version < version {
+            tracing::info!(
+                tablet_id,
+                txn_id,
+                version,
+                replica_version = meta.version,
+                "published above a hole; the replica waits for a clone of the missing versions"
+            );
+        }
         inner.roots[entry.root].put(&meta)?;
         entry.meta = meta;
-        Ok(version)
+        Ok(entry.meta.version)
     }
 
     /// Drops every pending rowset of `txn_id` (an aborted load); how many there were.
@@ -790,35 +858,7 @@ impl StorageEngine {
                 meta.version
             )));
         }
-        let rowsets = if meta.stale.is_empty() {
-            version_path(tablet_id, &meta.rowsets, version)
-        } else {
-            let all: Vec<RowsetMeta> = meta
-                .rowsets
-                .iter()
-                .chain(meta.stale.iter().map(|s| &s.rowset))
-                .cloned()
-                .collect();
-            version_path(tablet_id, &all, version)
-        };
-        let rowsets = rowsets.map_err(|e| {
-            // A version inside a merged rowset whose inputs are gone: say so.
-            match meta
-                .rowsets
-                .iter()
-                .find(|r| r.start_version <= version && version < r.end_version)
-            {
-                Some(merged) => Error::invalid(format!(
-                    "tablet {tablet_id} cannot be read at version {version}: compaction merged \
-                     versions {} into one rowset and the rowsets of the versions inside were \
-                     removed (tablet_rowset_stale_sweep_time_sec); read version {} or a later \
-                     one",
-                    merged.versions(),
-                    merged.end_version
-                )),
-                None => e,
-            }
-        })?;
+        let rowsets = path_at(meta, version)?;
         let dir = inner.roots[entry.root].tablet_dir(tablet_id);
         let files = rowsets
             .iter()
@@ -871,6 +911,41 @@ impl StorageEngine {
     }
 }
 
+/// The rowsets a read of `version` goes through: the version path over the visible and stale
+/// rowsets (older versions are read through the stale rowsets a compaction replaced).
+pub(crate) fn path_at(meta: &TabletMeta, version: i64) -> Result<Vec<RowsetMeta>> {
+    let tablet_id = meta.tablet_id;
+    let rowsets = if meta.stale.is_empty() {
+        version_path(tablet_id, &meta.rowsets, version)
+    } else {
+        let all: Vec<RowsetMeta> = meta
+            .rowsets
+            .iter()
+            .chain(meta.stale.iter().map(|s| &s.rowset))
+            .cloned()
+            .collect();
+        version_path(tablet_id, &all, version)
+    };
+    rowsets.map_err(|e| {
+        // A version inside a merged rowset whose inputs are gone: say so.
+        match meta
+            .rowsets
+            .iter()
+            .find(|r| r.start_version <= version && version < r.end_version)
+        {
+            Some(merged) => Error::invalid(format!(
+                "tablet {tablet_id} cannot be read at version {version}: compaction merged \
+                 versions {} into one rowset and the rowsets of the versions inside were \
+                 removed (tablet_rowset_stale_sweep_time_sec); read version {} or a later \
+                 one",
+                merged.versions(),
+                merged.end_version
+            )),
+            None => e,
+        }
+    })
+}
+
 /// Removes the files in a tablet directory that its metadata does not name: temporary files of
 /// interrupted writes and rowset files whose metadata commit never happened. Only called when
 /// no writer can be active (at open).
@@ -884,9 +959,10 @@ fn remove_orphan_files(dir: &std::path::Path, meta: &TabletMeta) {
         let Some(name) = name.to_str() else {
             continue;
         };
-        let ours =
-            name.ends_with(&format!(".{TMP_EXT}")) || name.ends_with(&format!(".{DATA_EXT}"));
-        if ours && !known.contains(name) && entry.file_type().is_ok_and(|t| t.is_file()) {
+        if is_rowset_file(name)
+            && !known.contains(name)
+            && entry.file_type().is_ok_and(|t| t.is_file())
+        {
             tracing::info!(
                 tablet_id = meta.tablet_id,
                 file = name,
@@ -894,6 +970,75 @@ fn remove_orphan_files(dir: &std::path::Path, meta: &TabletMeta) {
             );
             if let Err(e) = fs::remove_file(entry.path()) {
                 tracing::warn!(file = %entry.path().display(), %e, "cannot remove an orphan file");
+            }
+        }
+    }
+}
+
+/// Whether a file name is one of a rowset's (finished or being written).
+fn is_rowset_file(name: &str) -> bool {
+    name.ends_with(&format!(".{TMP_EXT}")) || name.ends_with(&format!(".{DATA_EXT}"))
+}
+
+/// Clears the tablet directories of a root that no metadata record of that root owns: the
+/// leftovers of a full clone (or a create) interrupted before its record was written, or of
+/// a drop interrupted after it. Their rowset files are removed, then the directory if nothing
+/// else is left in it. Directories of damaged records are kept (their data may be needed).
+/// Only called at open, when no writer can be active.
+fn remove_leftover_files(
+    root: &StorageRoot,
+    root_idx: usize,
+    tablets: &BTreeMap<i64, Entry>,
+    corrupt: &[CorruptRecord],
+) {
+    let Ok(shards) = fs::read_dir(root.path.join("data")) else {
+        return;
+    };
+    for shard in shards.flatten() {
+        let Ok(dirs) = fs::read_dir(shard.path()) else {
+            continue;
+        };
+        for dir in dirs.flatten() {
+            let Some(tablet_id) = dir.file_name().to_str().and_then(|n| n.parse::<i64>().ok())
+            else {
+                continue;
+            };
+            let path = dir.path();
+            if root.tablet_dir(tablet_id) != path
+                || tablets.get(&tablet_id).is_some_and(|e| e.root == root_idx)
+                || corrupt.iter().any(|c| c.tablet_id == tablet_id)
+            {
+                continue;
+            }
+            let Ok(files) = fs::read_dir(&path) else {
+                continue;
+            };
+            for file in files.flatten() {
+                let name = file.file_name();
+                if name.to_str().is_some_and(is_rowset_file)
+                    && file.file_type().is_ok_and(|t| t.is_file())
+                {
+                    tracing::info!(
+                        tablet_id,
+                        file = %file.path().display(),
+                        "removing a rowset file of a tablet directory without metadata"
+                    );
+                    if let Err(e) = fs::remove_file(file.path()) {
+                        tracing::warn!(
+                            file = %file.path().display(),
+                            %e,
+                            "cannot remove a leftover file"
+                        );
+                    }
+                }
+            }
+            // Only when empty: anything else in it is not ours to delete.
+            if fs::remove_dir(&path).is_ok() {
+                tracing::info!(
+                    tablet_id,
+                    dir = %path.display(),
+                    "removed a leftover tablet directory"
+                );
             }
         }
     }
@@ -911,7 +1056,7 @@ fn too_many_versions(tablet_id: i64, count: usize, limit: usize) -> Error {
     )
 }
 
-fn remove_tablet_dir(dir: &std::path::Path) {
+pub(crate) fn remove_tablet_dir(dir: &std::path::Path) {
     match fs::remove_dir_all(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

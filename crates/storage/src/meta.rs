@@ -47,13 +47,18 @@ pub struct TabletMeta {
     pub partition_id: i64,
     /// The table's schema when the tablet was created.
     pub schema: TableSchema,
-    /// The highest version this replica holds.
+    /// The replica's version: the highest version reachable contiguously from 0 through the
+    /// visible rowsets ([`TabletMeta::contiguous_version`]). A replica that missed a load keeps
+    /// publishing later versions, so visible rowsets may lie above a hole at `version + 1`
+    /// until a clone fills it.
     pub version: i64,
     /// When it was created, epoch ms.
     pub create_time_ms: i64,
     /// Stored as NORMAL; the engine derives MISSING_DATA when it opens the root.
     pub state: TabletState,
-    /// Visible rowsets (published), by start version. The first covers `[0, create version]`.
+    /// Visible rowsets (published or cloned), by start version; they never overlap. The first
+    /// covers `[0, create version]`. Those above a hole (`start_version > version + 1`) are
+    /// not readable yet.
     #[serde(default)]
     pub rowsets: Vec<RowsetMeta>,
     /// Pending rowsets (written, not yet published), one per transaction.
@@ -84,13 +89,51 @@ pub struct StaleRowset {
 }
 
 impl TabletMeta {
-    /// Rows in the visible rowsets.
+    /// Rows in the visible rowsets of the contiguous part (`[0, version]`): rowsets above a
+    /// hole do not count until it is filled.
     pub fn visible_rows(&self) -> i64 {
         self.rowsets
             .iter()
             .filter(|r| r.end_version <= self.version)
             .map(|r| r.rows)
             .sum()
+    }
+
+    /// The highest version reachable from 0 through the visible rowsets without a hole
+    /// (-1 when no visible rowset starts at 0).
+    pub fn contiguous_version(&self) -> i64 {
+        contiguous_version(&self.rowsets)
+    }
+
+    /// Every single version in `0..=up_to` that no visible rowset covers, ascending.
+    pub fn uncovered_versions(&self, up_to: i64) -> Vec<i64> {
+        let mut ranges: Vec<(i64, i64)> = self
+            .rowsets
+            .iter()
+            .map(|r| (r.start_version, r.end_version))
+            .collect();
+        ranges.sort_unstable();
+        let mut out = Vec::new();
+        let mut next = 0i64;
+        for (start, end) in ranges {
+            if next > up_to {
+                break;
+            }
+            out.extend(next..start.min(up_to + 1));
+            next = next.max(end.saturating_add(1));
+        }
+        if next <= up_to {
+            out.extend(next..=up_to);
+        }
+        out
+    }
+
+    /// Whether a visible or stale rowset covers `version`.
+    pub(crate) fn covers(&self, version: i64) -> bool {
+        self.rowsets
+            .iter()
+            .chain(self.stale.iter().map(|s| &s.rowset))
+            .any(|r| r.start_version <= version && version <= r.end_version)
     }
 
     /// How many versions a read of the newest version goes through: the visible rowsets
@@ -115,6 +158,24 @@ impl TabletMeta {
             .chain(self.stale.iter().map(|s| &s.rowset))
             .find(|r| r.txn_id == txn_id)
     }
+}
+
+/// The highest version reachable from 0 through `rowsets` (non-overlapping, any order)
+/// without a hole; -1 when none starts at 0.
+pub(crate) fn contiguous_version(rowsets: &[RowsetMeta]) -> i64 {
+    let mut ranges: Vec<(i64, i64)> = rowsets
+        .iter()
+        .map(|r| (r.start_version, r.end_version))
+        .collect();
+    ranges.sort_unstable();
+    let mut next = 0i64;
+    for (start, end) in ranges {
+        if start > next {
+            break;
+        }
+        next = next.max(end.saturating_add(1));
+    }
+    next - 1
 }
 
 /// A metadata record that could not be decoded: skipped, and kept here so it can be shown.

@@ -363,34 +363,11 @@ impl RowsetWriter {
                 e.into_error(),
             )
         })?;
-        let mut magic = [0u8; 4];
-        std::os::unix::fs::FileExt::read_exact_at(&file, &mut magic, 0)
-            .map_err(|e| bad(format!("the rowset file is not a whole Parquet file: {e}")))?;
-        if &magic != b"PAR1" {
-            return Err(bad(
-                "the rowset file is not a whole Parquet file: it does not start with PAR1".into(),
-            ));
-        }
-        let meta = ParquetMetaDataReader::new()
-            .parse_and_finish(&file)
-            .map_err(|e| bad(format!("the rowset file is not a whole Parquet file: {e}")))?;
-        let fm = meta.file_metadata();
-        if fm.num_rows() != rows {
+        let stored_rows = check_parquet_file(&file, &self.schema).map_err(bad)?;
+        if stored_rows != rows {
             return Err(bad(format!(
-                "the rowset file holds {} rows, not the {rows} announced",
-                fm.num_rows()
+                "the rowset file holds {stored_rows} rows, not the {rows} announced"
             )));
-        }
-        let stored = parquet_to_arrow_schema(fm.schema_descr(), fm.key_value_metadata())
-            .map_err(|e| bad(format!("the rowset file's schema cannot be read: {e}")))?;
-        check_arrow_schema(&self.schema, &stored).map_err(|e| bad(e.message))?;
-        for (want, have) in self.schema.fields().iter().zip(stored.fields()) {
-            if !want.is_nullable() && have.is_nullable() {
-                return Err(bad(format!(
-                    "column '{}' is NOT NULL but the rowset file lets it hold NULL",
-                    want.name()
-                )));
-            }
         }
         self.rows = rows;
         self.encoded_done = true;
@@ -444,6 +421,39 @@ impl RowsetWriter {
             sorted: false,
         })
     }
+}
+
+/// Checks that `file` is a whole Parquet file whose columns are the tablet's (`schema`: names,
+/// types, and no nullable column where the tablet's is NOT NULL); returns its rows. The error
+/// says what is wrong, for the caller to prefix.
+pub(crate) fn check_parquet_file(
+    file: &File,
+    schema: &SchemaRef,
+) -> std::result::Result<i64, String> {
+    let mut magic = [0u8; 4];
+    std::os::unix::fs::FileExt::read_exact_at(file, &mut magic, 0)
+        .map_err(|e| format!("the rowset file is not a whole Parquet file: {e}"))?;
+    if &magic != b"PAR1" {
+        return Err(
+            "the rowset file is not a whole Parquet file: it does not start with PAR1".into(),
+        );
+    }
+    let meta = ParquetMetaDataReader::new()
+        .parse_and_finish(file)
+        .map_err(|e| format!("the rowset file is not a whole Parquet file: {e}"))?;
+    let fm = meta.file_metadata();
+    let stored = parquet_to_arrow_schema(fm.schema_descr(), fm.key_value_metadata())
+        .map_err(|e| format!("the rowset file's schema cannot be read: {e}"))?;
+    check_arrow_schema(schema, &stored).map_err(|e| e.message)?;
+    for (want, have) in schema.fields().iter().zip(stored.fields()) {
+        if !want.is_nullable() && have.is_nullable() {
+            return Err(format!(
+                "column '{}' is NOT NULL but the rowset file lets it hold NULL",
+                want.name()
+            ));
+        }
+    }
+    Ok(fm.num_rows())
 }
 
 /// Where a [`RowsetEncoder`]'s writer puts the file's bytes until they are taken.

@@ -456,7 +456,8 @@ async fn write_tablet_publish_version_and_abort_load() {
         [501]
     );
 
-    // Publish: version 2, idempotent, then a missed txn and a gap are refused per tablet.
+    // Publish: version 2, idempotent, then a missed txn is refused per tablet; a publish
+    // above a gap is stored while the replica's version stays below the gap.
     let res = publish(&mut c, 501, &[(81_001, 2)]).await;
     assert!(res[0].ok, "{}", res[0].error);
     assert_eq!(res[0].version, 2);
@@ -484,17 +485,25 @@ async fn write_tablet_publish_version_and_abort_load() {
     .await;
     assert!(r.ok, "{}", r.error);
     let res = publish(&mut c, 503, &[(81_001, 4)]).await;
-    assert!(
-        res[0].error.contains("versions 3..3 are missing"),
-        "{}",
-        res[0].error
-    );
+    assert!(res[0].ok, "{}", res[0].error);
+    assert_eq!(res[0].version, 2, "version 3 is still missing");
+    assert_eq!(keys_at(&handle, 81_001, 2), [1, 2, 3]);
 
     // AbortLoad drops the pending rowset.
+    let r = write(
+        &mut c,
+        vec![WriteTabletRequest {
+            header: Some(header(505, 81_001)),
+            arrow_ipc: to_ipc(&batch(&[7], &[None])).expect("ipc"),
+            ..Default::default()
+        }],
+    )
+    .await;
+    assert!(r.ok, "{}", r.error);
     let r = c
         .abort_load(with_cluster(
             AbortLoadRequest {
-                txn_id: 503,
+                txn_id: 505,
                 backend_id: BACKEND_ID,
             },
             Some(CLUSTER),
@@ -512,7 +521,7 @@ async fn write_tablet_publish_version_and_abort_load() {
             .pending
             .is_empty()
     );
-    let res = publish(&mut c, 503, &[(81_001, 3)]).await;
+    let res = publish(&mut c, 505, &[(81_001, 3)]).await;
     assert!(
         res[0].error.contains("no pending rowset"),
         "{}",
@@ -530,11 +539,17 @@ async fn write_tablet_publish_version_and_abort_load() {
     )
     .await;
     assert!(r.ok && r.rows == 0, "{r:?}");
-    assert!(publish(&mut c, 504, &[(81_001, 3)]).await[0].ok);
+    let res = publish(&mut c, 504, &[(81_001, 3)]).await;
+    assert!(res[0].ok, "{}", res[0].error);
+    assert_eq!(
+        res[0].version, 4,
+        "the gap is filled: the replica reaches version 4"
+    );
+    assert_eq!(keys_at(&handle, 81_001, 4), [1, 2, 3, 9]);
 
     // Reports carry the visible version and rows.
     let t = &list(&mut c).await.tablets[0];
-    assert_eq!((t.version, t.row_count), (3, 3));
+    assert_eq!((t.version, t.row_count), (4, 4));
     drop(c);
     handle.shutdown().await;
 

@@ -71,6 +71,32 @@ crate::define_config! {
         label_keep_max_num: i32 = "1000", mutable = true;
         /// Milliseconds a publish waits for every replica before settling for a quorum.
         quorum_publish_wait_time_ms: i64 = "5000", mutable = true;
+        /// Seconds between the leader's tablet checker passes (every tablet's health).
+        tablet_sched_checker_interval_seconds: i64 = "20", mutable = true;
+        /// Clone slots per storage root of a backend: concurrent clones it takes part in (2..64).
+        tablet_sched_slot_num_per_path: i32 = "8", mutable = true;
+        /// The checker adds no tablets while this many are pending or running.
+        tablet_sched_max_scheduling_tablets: i32 = "10000", mutable = true;
+        /// A non-urgent unhealthy tablet is repaired after this many seconds (x1 HIGH, x2 NORMAL, x3 LOW).
+        tablet_sched_repair_delay_factor_second: i64 = "60", mutable = true;
+        /// A pending repair not scheduled for this long (ms) gets a higher priority.
+        tablet_sched_max_not_being_scheduled_interval_ms: i64 = "900000", mutable = true;
+        /// Shortest clone timeout (seconds); the timeout grows with the tablet's size at 5 MB/s.
+        tablet_sched_min_clone_task_timeout_sec: i64 = "180", mutable = true;
+        /// Longest clone timeout (seconds).
+        tablet_sched_max_clone_task_timeout_sec: i64 = "7200", mutable = true;
+        /// Seconds a dead backend's replicas still count before they are rebuilt elsewhere.
+        tablet_sched_be_down_tolerate_time_s: i64 = "900", mutable = true;
+        /// Seconds between two full clones of one tablet.
+        tablet_sched_consecutive_full_clone_delay_sec: i64 = "180", mutable = true;
+        /// Drop redundant replicas at once instead of waiting for the loads that may use them.
+        tablet_sched_always_force_decommission_replica: bool = "false", mutable = true;
+        /// Most MB per second one backend receives by clone (0: no limit); beyond StarRocks.
+        tablet_sched_clone_rate_limit_mb_per_sec: i64 = "0", mutable = true;
+        /// Repairs remembered in SHOW PROC '/tablet_scheduler/history'.
+        tablet_sched_history_num: i32 = "1000", mutable = true;
+        /// No new replica goes to a storage root fuller than this percentage.
+        storage_usage_soft_limit_percent: i32 = "90", mutable = true;
         /// Version string in the MySQL handshake and @@version.
         mysql_server_version: String = "5.1.0", mutable = true;
         /// Maximum number of MySQL connections to this FE.
@@ -171,6 +197,65 @@ impl FeConfig {
         if self.catalog_trash_expire_second < 0 || self.tablet_report_drop_tablet_delay_sec < 0 {
             return Err(Error::invalid(
                 "catalog_trash_expire_second and tablet_report_drop_tablet_delay_sec must not be negative",
+            ));
+        }
+        if self.tablet_sched_checker_interval_seconds < 1 {
+            return Err(Error::invalid(
+                "tablet_sched_checker_interval_seconds must be at least 1",
+            ));
+        }
+        if !(1..=64).contains(&self.tablet_sched_slot_num_per_path) {
+            return Err(Error::invalid(
+                "tablet_sched_slot_num_per_path must be between 1 and 64",
+            ));
+        }
+        if self.tablet_sched_min_clone_task_timeout_sec < 1
+            || self.tablet_sched_max_clone_task_timeout_sec
+                < self.tablet_sched_min_clone_task_timeout_sec
+        {
+            return Err(Error::invalid(
+                "tablet_sched_min_clone_task_timeout_sec must be at least 1 and not above \
+                 tablet_sched_max_clone_task_timeout_sec",
+            ));
+        }
+        let non_negative = [
+            (
+                "tablet_sched_max_scheduling_tablets",
+                i64::from(self.tablet_sched_max_scheduling_tablets),
+            ),
+            (
+                "tablet_sched_repair_delay_factor_second",
+                self.tablet_sched_repair_delay_factor_second,
+            ),
+            (
+                "tablet_sched_max_not_being_scheduled_interval_ms",
+                self.tablet_sched_max_not_being_scheduled_interval_ms,
+            ),
+            (
+                "tablet_sched_be_down_tolerate_time_s",
+                self.tablet_sched_be_down_tolerate_time_s,
+            ),
+            (
+                "tablet_sched_consecutive_full_clone_delay_sec",
+                self.tablet_sched_consecutive_full_clone_delay_sec,
+            ),
+            (
+                "tablet_sched_clone_rate_limit_mb_per_sec",
+                self.tablet_sched_clone_rate_limit_mb_per_sec,
+            ),
+            (
+                "tablet_sched_history_num",
+                i64::from(self.tablet_sched_history_num),
+            ),
+        ];
+        for (name, v) in non_negative {
+            if v < 0 {
+                return Err(Error::invalid(format!("{name} must not be negative")));
+            }
+        }
+        if !(1..=100).contains(&self.storage_usage_soft_limit_percent) {
+            return Err(Error::invalid(
+                "storage_usage_soft_limit_percent must be between 1 and 100",
             ));
         }
         if self.qe_max_connection < 1 {

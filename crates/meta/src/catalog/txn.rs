@@ -250,8 +250,10 @@ impl Catalog {
                         ),
                     ));
                 }
+                // A replica that wrote its share misses nothing of this load, even if it still
+                // lags (repair fills its older gap); one that did not write misses this version.
                 for r in &tablet.replicas {
-                    if !good.contains(&r.backend_id) {
+                    if !ok.contains(&(tablet.id, r.backend_id)) || r.bad {
                         error_replicas.push((tablet.id, r.id));
                     }
                 }
@@ -296,12 +298,21 @@ impl Catalog {
         txn_id: i64,
         published: &[(i64, i64)],
         stats: &[(i64, i64, i64)],
+        versions: &[(i64, i64, i64)],
         time_ms: i64,
     ) -> Result<u64, Error> {
         let rows: BTreeMap<(i64, i64), i64> = stats
             .iter()
             .map(|&(tablet, backend, rows)| ((tablet, backend), rows))
             .collect();
+        let after: BTreeMap<(i64, i64), i64> = versions
+            .iter()
+            .map(|&(tablet, backend, v)| ((tablet, backend), v))
+            .collect();
+        // The version a replica reached by this publish (the load's version unless it said
+        // it still has a gap below).
+        let reached =
+            |tablet: i64, backend: i64, v: i64| after.get(&(tablet, backend)).copied().unwrap_or(v);
         let txn = self.txns.get(&txn_id).cloned().ok_or_else(|| {
             Error::new(
                 StatusCode::TxnNotFound,
@@ -342,10 +353,14 @@ impl Catalog {
                 ));
             }
             for tablet in &p.tablets {
+                // Only replicas that can now be read at v count.
                 let n = tablet
                     .replicas
                     .iter()
-                    .filter(|r| published.contains(&(tablet.id, r.backend_id)))
+                    .filter(|r| {
+                        published.contains(&(tablet.id, r.backend_id))
+                            && reached(tablet.id, r.backend_id, *v) >= *v
+                    })
                     .count();
                 if n < quorum {
                     return Err(Error::new(
@@ -370,7 +385,7 @@ impl Catalog {
                         if let Some(&n) = rows.get(&(tablet.id, r.backend_id)) {
                             r.row_count = n;
                         }
-                        r.version = r.version.max(v);
+                        r.version = r.version.max(reached(tablet.id, r.backend_id, v));
                         r.last_success_version = r.last_success_version.max(v);
                         if r.last_failed_version >= 0 && r.version >= r.last_failed_version {
                             r.last_failed_version = -1;
@@ -475,7 +490,7 @@ impl Catalog {
 mod tests {
     use super::*;
 
-    fn txn(id: i64, status: TxnStatus) -> Txn {
+    pub(super) fn txn(id: i64, status: TxnStatus) -> Txn {
         Txn {
             id,
             label: format!("l{id}"),
@@ -518,5 +533,216 @@ mod tests {
         c.next_txn_id = 6;
         assert_eq!(c.never_publishing(&[1, 2, 3, 4, 5, 6, 9]), [4, 5]);
         assert!(c.never_publishing(&[]).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod repair_tests {
+    use common::schema::KeysType;
+    use common::schema::TableSchema;
+
+    use super::*;
+    use crate::JournalOp;
+    use crate::catalog::Database;
+    use crate::catalog::table::Partition;
+    use crate::catalog::table::Replica;
+    use crate::catalog::table::ReplicaState;
+    use crate::catalog::table::Table;
+    use crate::catalog::table::Tablet;
+    use crate::catalog::table::WriteQuorum;
+
+    fn replica(id: i64, backend_id: i64) -> Replica {
+        Replica {
+            id,
+            backend_id,
+            version: 1,
+            last_success_version: -1,
+            last_failed_version: -1,
+            last_failed_time_ms: 0,
+            state: ReplicaState::Normal,
+            bad: false,
+            data_size: 0,
+            row_count: 0,
+        }
+    }
+
+    /// db `d`, table `t` (id 1), one partition (id 2) with tablet 3 on backends 11, 12, 13.
+    fn catalog() -> Catalog {
+        let mut c = Catalog::default();
+        let table = Table {
+            id: 1,
+            name: "t".into(),
+            index_id: 1,
+            schema: TableSchema {
+                columns: Vec::new(),
+                keys_type: KeysType::Duplicate,
+                distribution_columns: Vec::new(),
+                buckets: 1,
+                schema_version: 0,
+            },
+            partitioning: None,
+            partitions: vec![Partition {
+                id: 2,
+                name: "t".into(),
+                range: None,
+                visible_version: 1,
+                visible_version_time_ms: 0,
+                next_version: 2,
+                buckets: 1,
+                replication_num: 3,
+                tablets: vec![Tablet {
+                    id: 3,
+                    replicas: vec![replica(21, 11), replica(22, 12), replica(23, 13)],
+                }],
+            }],
+            replication_num: 3,
+            write_quorum: WriteQuorum::Majority,
+            replicated_storage: true,
+            comment: String::new(),
+            create_time_ms: 0,
+        };
+        let mut db = Database {
+            id: 100,
+            name: "d".into(),
+            create_time_ms: 0,
+            tables: BTreeMap::new(),
+        };
+        db.tables.insert("t".into(), table);
+        c.databases.insert("d".into(), db);
+        c
+    }
+
+    fn load(c: &mut Catalog, id: i64, wrote: &[i64]) {
+        let mut t = super::tests::txn(id, TxnStatus::Prepare);
+        t.table_id = 1;
+        c.txns.insert(id, t);
+        c.next_txn_id = id + 1;
+        let infos: Vec<(i64, i64)> = wrote.iter().map(|b| (3, *b)).collect();
+        c.commit_txn(id, &[2], &infos, [0; 4], 10).expect("commit");
+    }
+
+    fn replica_of(c: &Catalog, backend: i64) -> Replica {
+        let (_, _, _, tablet) = c.find_tablet(3).expect("tablet");
+        tablet
+            .replicas
+            .iter()
+            .find(|r| r.backend_id == backend)
+            .cloned()
+            .expect("replica")
+    }
+
+    #[test]
+    fn a_lagging_replica_takes_loads_and_catches_up_when_its_gap_is_filled() {
+        let mut c = catalog();
+        // Version 2: backend 13 misses it.
+        load(&mut c, 1, &[11, 12]);
+        assert_eq!(replica_of(&c, 13).last_failed_version, 2);
+        c.finish_txn(1, &[(3, 11), (3, 12)], &[], &[], 20)
+            .expect("visible");
+        // Version 3: backend 13 writes it but cannot read it yet (gap at 2).
+        load(&mut c, 2, &[11, 12, 13]);
+        assert_eq!(
+            replica_of(&c, 13).last_failed_version,
+            2,
+            "writing version 3 does not make it miss version 3"
+        );
+        let versions = [(3, 11, 3), (3, 12, 3), (3, 13, 1)];
+        c.finish_txn(2, &[(3, 11), (3, 12), (3, 13)], &[], &versions, 30)
+            .expect("visible");
+        let r = replica_of(&c, 13);
+        assert_eq!(
+            (r.version, r.last_success_version, r.last_failed_version),
+            (1, 3, 2)
+        );
+        assert_eq!(replica_of(&c, 11).version, 3);
+        // A clone fills version 2: the replica reaches 3 and misses nothing.
+        let id = r.id;
+        let op = JournalOp::FinishClone {
+            tablet_id: 3,
+            replica_id: id,
+            version: 3,
+            data_size: 10,
+            row_count: 5,
+        };
+        assert!(c.apply(&op).0.is_ok());
+        let r = replica_of(&c, 13);
+        assert_eq!((r.version, r.last_failed_version, r.row_count), (3, -1, 5));
+    }
+
+    #[test]
+    fn a_publish_counts_only_replicas_readable_at_the_version() {
+        let mut c = catalog();
+        load(&mut c, 1, &[11, 12, 13]);
+        // Two replicas published but one still has a gap below: no quorum.
+        let versions = [(3, 11, 2), (3, 12, 1)];
+        let e = c
+            .finish_txn(1, &[(3, 11), (3, 12)], &[], &versions, 20)
+            .expect_err("one readable replica is not a quorum");
+        assert_eq!(e.code, StatusCode::QuorumNotMet);
+        let versions = [(3, 11, 2), (3, 12, 2)];
+        c.finish_txn(1, &[(3, 11), (3, 12)], &[], &versions, 20)
+            .expect("quorum");
+    }
+
+    #[test]
+    fn repair_adds_finishes_and_drops_replicas() {
+        let mut c = catalog();
+        let mut new = replica(30, 14);
+        new.state = ReplicaState::Clone;
+        new.version = -1;
+        new.last_failed_version = 1;
+        let add = JournalOp::AddReplica {
+            tablet_id: 3,
+            replica: new.clone(),
+        };
+        assert!(c.apply(&add).0.is_ok());
+        assert!(c.next_id > 30, "ids stay unique");
+        let again = c.apply(&add).0.expect_err("one replica per backend");
+        assert_eq!(again.code, StatusCode::InvalidArgument);
+        let missing = JournalOp::AddReplica {
+            tablet_id: 999,
+            replica: new,
+        };
+        assert!(c.apply(&missing).0.is_err());
+        // A report of the CLONE replica does not clear its failed version.
+        c.apply(&JournalOp::UpdateReplicas {
+            updates: vec![crate::catalog::ReplicaUpdate {
+                tablet_id: 3,
+                replica_id: 30,
+                version: Some(1),
+                data_size: None,
+                row_count: None,
+                bad: None,
+            }],
+        });
+        assert_eq!(replica_of(&c, 14).last_failed_version, 1);
+        c.apply(&JournalOp::FinishClone {
+            tablet_id: 3,
+            replica_id: 30,
+            version: 1,
+            data_size: 0,
+            row_count: 0,
+        });
+        let r = replica_of(&c, 14);
+        assert_eq!(
+            (r.state, r.version, r.last_failed_version),
+            (ReplicaState::Normal, 1, -1)
+        );
+        c.apply(&JournalOp::SetReplicaState {
+            tablet_id: 3,
+            replica_id: 21,
+            state: ReplicaState::Decommission,
+        });
+        assert_eq!(replica_of(&c, 11).state, ReplicaState::Decommission);
+        assert_eq!(
+            c.apply(&JournalOp::DropReplica {
+                tablet_id: 3,
+                replica_id: 21
+            }),
+            crate::journal_op::JournalResponse::ok(1)
+        );
+        let (_, _, _, tablet) = c.find_tablet(3).expect("tablet");
+        assert_eq!(tablet.replicas.len(), 3);
+        assert!(tablet.replicas.iter().all(|r| r.backend_id != 11));
     }
 }

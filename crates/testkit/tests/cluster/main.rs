@@ -13,6 +13,7 @@ mod journal;
 mod loads;
 mod membership;
 mod queries;
+mod repair;
 mod scripts;
 mod show;
 mod sql_files;
