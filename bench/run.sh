@@ -4,6 +4,7 @@
 #   bash bench/run.sh fe_commit   [args...]   # or bench/fe_commit.sh
 #   bash bench/run.sh stream_load [args...]   # or bench/stream_load.sh
 #   bash bench/run.sh query       [args...]   # or bench/query.sh
+#   bash bench/run.sh repair      [args...]   # or bench/repair.sh
 # fe_failover / fe_commit: installs etcd (Debian's etcd-server) if missing, builds the release
 # binaries, waits (bounded) for a quiet machine, runs the benchmark against a fresh 3-FE
 # Tessera cluster (127.0.0.1-3, StarRocks's ports) and a fresh 3-member etcd cluster
@@ -14,6 +15,9 @@
 # 1-FE + 3-BE Tessera clusters (127.0.0.1-3) by Stream Load and into DuckDB. No etcd.
 # query: like stream_load, but all eight TPC-H tables, loaded once into 3-replica tables of one
 # 1-FE + 3-BE cluster and into DuckDB's tables; then the 22 TPC-H queries on both, side by side.
+# repair: 1 FE + 4 BEs (127.0.0.1-4); loads a 3-replica table until the 4th BE holds ~1 GB,
+# kills it, times detection and copying until every tablet is healthy, and compares the clone
+# copy rate with `cp -r` + `sync` of the same files. No peer to install.
 # Extra args go to the bench binary (try `--help`), e.g. `--reps 1`.
 #
 # Environment:
@@ -34,8 +38,8 @@ set -euo pipefail
 
 name="${1:-}"
 case "$name" in
-  fe_failover|fe_commit|stream_load|query) shift ;;
-  *) echo "usage: bash bench/run.sh fe_failover|fe_commit|stream_load|query [bench args...]" >&2; exit 2 ;;
+  fe_failover|fe_commit|stream_load|query|repair) shift ;;
+  *) echo "usage: bash bench/run.sh fe_failover|fe_commit|stream_load|query|repair [bench args...]" >&2; exit 2 ;;
 esac
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -57,8 +61,11 @@ as_root() {
 # 1. The peer: etcd (Debian 12: etcd-server / etcd-client 3.4.x; the package's own service is
 #    not used), or for stream_load and query DuckDB and tpchgen-cli from PyPI in a venv.
 with_bes=""
-case "$name" in stream_load|query) with_bes=yes ;; esac
-if [ -n "$with_bes" ]; then
+n_ips=3
+case "$name" in stream_load|query) with_bes=yes ;; repair) with_bes=yes; n_ips=4 ;; esac
+if [ "$name" = repair ]; then
+  peer="cp + sync ($(cp --version | head -1))"
+elif [ -n "$with_bes" ]; then
   if ! "$venv/bin/python" -c 'import duckdb' >/dev/null 2>&1 || [ ! -x "$venv/bin/tpchgen-cli" ]; then
     echo "== installing $duckdb_pin $tpchgen_pin into $venv" >&2
     python3 -m venv "$venv"
@@ -102,7 +109,7 @@ if [ "$name" = query ]; then
     --duckdb-script "$repo/bench/query_duckdb.py" --queries-dir "$repo/bench/queries/tpch"
     --data-dir "$data")
 fi
-if [ -n "$with_bes" ]; then
+if [ -n "$with_bes" ] && [ "$name" != repair ]; then
   # Generate (or find) the data files before waiting for a quiet machine.
   "$bin/$name" --tessera-bin "$tessera" --work /nonexistent "${bench_args[@]}" --prepare-only "$@"
 fi
@@ -127,7 +134,7 @@ trap 'exit 130' INT TERM
 # 4. Wait (bounded) until nothing listens on the ports we need and the machine is quiet.
 ports_busy() {
   local ips="" i pat="" ip p
-  for i in 0 1 2; do ips="$ips 127.0.0.$((ip_base + i))"; done
+  for i in $(seq 0 $((n_ips - 1))); do ips="$ips 127.0.0.$((ip_base + i))"; done
   for ip in $ips; do for p in 9010 9020 9030 8030; do pat="$pat|$ip:$p\$"; done; done
   if [ -n "$with_bes" ]; then
     for ip in $ips; do for p in 9060 9050 8040 8060; do pat="$pat|$ip:$p\$"; done; done

@@ -159,6 +159,16 @@ impl Backends {
             .and_then(|n| n.proc.pid())
     }
 
+    /// Kills the BE on `ip` with SIGKILL; when it was sent.
+    pub fn kill(&mut self, ip: &str) -> anyhow::Result<std::time::Instant> {
+        let n = self
+            .nodes
+            .iter_mut()
+            .find(|n| n.ip == ip)
+            .with_context(|| format!("no BE on {ip}"))?;
+        n.proc.sigkill()
+    }
+
     /// Every BE's PID.
     pub fn pids(&self) -> HashSet<u32> {
         self.nodes.iter().filter_map(|n| n.proc.pid()).collect()

@@ -363,6 +363,23 @@ async fn run_clone(
         schema,
     };
     let (tablet_id, version) = (req.tablet_id, req.version);
+    // A copy of the tablet under another replica id is a leftover the catalog no longer knows
+    // (the leader only sends a new replica to a backend that holds none of this tablet): it
+    // makes room for the new replica.
+    let replica_id = req.replica_id;
+    let stale = be
+        .blocking(move |s| Ok(s.tablet_meta(tablet_id).map(|m| m.replica_id)))
+        .await?
+        .filter(|r| *r != replica_id);
+    if let Some(old) = stale {
+        tracing::info!(
+            tablet_id,
+            old_replica = old,
+            new_replica = replica_id,
+            "dropping a leftover copy of the tablet to clone the new replica"
+        );
+        be.blocking(move |s| s.drop_tablet(tablet_id, old)).await?;
+    }
     let missing = be
         .blocking(move |s| s.missing_versions(tablet_id, version))
         .await?;

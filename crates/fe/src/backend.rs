@@ -273,7 +273,11 @@ pub async fn handle_report(fe: &Arc<Frontend>, report: proto::TabletReport) -> R
         for (tid, info) in &reported {
             match c.find_tablet(*tid) {
                 Some((_, _, _, tablet)) => {
-                    if let Some(r) = tablet.replicas.iter().find(|r| r.backend_id == be_id) {
+                    // A copy whose replica id the catalog does not know on this backend (a
+                    // leftover of a replica repair replaced) is not that replica.
+                    if let Some(r) = tablet.replicas.iter().find(|r| {
+                        r.backend_id == be_id && (info.replica_id == 0 || info.replica_id == r.id)
+                    }) {
                         let bad = info.state != "NORMAL";
                         let u = ReplicaUpdate {
                             tablet_id: *tid,

@@ -246,6 +246,8 @@ struct State {
     /// A replica set to DECOMMISSION before its drop: the transaction id every earlier load
     /// must have finished below.
     watermarks: HashMap<(i64, i64), i64>,
+    /// Tablets whose clones failed: (failures in a row, not queued again before epoch ms).
+    backoff: HashMap<i64, (u32, i64)>,
     stats: RepairStats,
     last_check: Option<Instant>,
     check_now: bool,
@@ -351,6 +353,18 @@ impl Repair {
         task.finished_ms = common::clock::now_ms();
         if !msg.is_empty() {
             task.err_msg = msg;
+        }
+        // A tablet whose clones keep failing waits longer each time (1 s, 2 s, 4 s ... 60 s)
+        // instead of churning replicas every round.
+        if task.full.is_some() {
+            if state == TaskState::Finished {
+                s.backoff.remove(&task.tablet_id);
+            } else {
+                let now = common::clock::now_ms();
+                let e = s.backoff.entry(task.tablet_id).or_insert((0, now));
+                e.0 = e.0.saturating_add(1);
+                e.1 = now + (1000i64 << (e.0 - 1).min(6)).min(60_000);
+            }
         }
         match state {
             TaskState::Finished => s.stats.finished += 1,
@@ -522,6 +536,7 @@ pub fn check(fe: &Frontend, config: &FeConfig) {
         pending,
         running,
         unrepairable,
+        backoff,
         stats,
         ..
     } = &mut *s;
@@ -566,6 +581,7 @@ pub fn check(fe: &Frontend, config: &FeConfig) {
                             if unrepairable
                                 .get(&tablet.id)
                                 .is_some_and(|u| u.retry_ms > now)
+                                || backoff.get(&tablet.id).is_some_and(|b| b.1 > now)
                             {
                                 continue;
                             }
@@ -621,6 +637,7 @@ pub fn check(fe: &Frontend, config: &FeConfig) {
         // Tablets that are gone or healthy again leave the bookkeeping.
         unhealthy_since.retain(|id, _| seen.contains(id));
         unrepairable.retain(|id, _| seen.contains(id));
+        backoff.retain(|id, _| seen.contains(id));
         (tablets, unhealthy, added)
     });
     stats.checker_passes += 1;

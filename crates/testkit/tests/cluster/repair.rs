@@ -235,7 +235,25 @@ fn a_dead_backend_is_replaced_while_loads_go_on_and_a_second_loss_stays_readable
     let rows = dump(&c, "rp.t");
     assert_eq!(rows, after, "reads after losing a second backend");
     insert(&c, "rp.t", 50_000, 5);
-    assert_eq!(dump(&c, "rp.t").len(), after.len() + 5);
+    let expected = dump(&c, "rp.t");
+    assert_eq!(expected.len(), after.len() + 5);
+
+    phase!(
+        "the first backend returns with leftover copies; it becomes the new home of the second's replicas"
+    );
+    c.start_be(victim);
+    wait_until(
+        REPAIR_WAIT,
+        "replicas rebuilt on the returning backend",
+        || {
+            let dist = distribution(&c, "rp.t");
+            (dist.get(&backend_id(&c, second)).copied().unwrap_or(0) == 0
+                && dist.get(&victim_id).copied().unwrap_or(0) > 0)
+                .then_some(())
+        },
+    );
+    wait_all_healthy(&c, "rp.t", "healthy again");
+    assert_eq!(dump(&c, "rp.t"), expected);
 }
 
 #[test]
