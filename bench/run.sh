@@ -5,6 +5,7 @@
 #   bash bench/run.sh stream_load [args...]   # or bench/stream_load.sh
 #   bash bench/run.sh query       [args...]   # or bench/query.sh
 #   bash bench/run.sh repair      [args...]   # or bench/repair.sh
+#   bash bench/run.sh checker_scale [args...] # or bench/checker_scale.sh
 # fe_failover / fe_commit: installs etcd (Debian's etcd-server) if missing, builds the release
 # binaries, waits (bounded) for a quiet machine, runs the benchmark against a fresh 3-FE
 # Tessera cluster (127.0.0.1-3, StarRocks's ports) and a fresh 3-member etcd cluster
@@ -18,6 +19,8 @@
 # repair: 1 FE + 4 BEs (127.0.0.1-4); loads a 3-replica table until the 4th BE holds ~1 GB,
 # kills it, times detection and copying until every tablet is healthy, and compares the clone
 # copy rate with `cp -r` + `sync` of the same files. No peer to install.
+# checker_scale: 1 FE + 3 BEs; a synthetic catalog of 1,000,000 tablets x 3 replicas (the FE's
+# benchmark hook): checker pass, FE memory per replica, image size/time, restart to serving.
 # Extra args go to the bench binary (try `--help`), e.g. `--reps 1`.
 #
 # Environment:
@@ -38,8 +41,8 @@ set -euo pipefail
 
 name="${1:-}"
 case "$name" in
-  fe_failover|fe_commit|stream_load|query|repair) shift ;;
-  *) echo "usage: bash bench/run.sh fe_failover|fe_commit|stream_load|query|repair [bench args...]" >&2; exit 2 ;;
+  fe_failover|fe_commit|stream_load|query|repair|checker_scale) shift ;;
+  *) echo "usage: bash bench/run.sh fe_failover|fe_commit|stream_load|query|repair|checker_scale [bench args...]" >&2; exit 2 ;;
 esac
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -62,8 +65,10 @@ as_root() {
 #    not used), or for stream_load and query DuckDB and tpchgen-cli from PyPI in a venv.
 with_bes=""
 n_ips=3
-case "$name" in stream_load|query) with_bes=yes ;; repair) with_bes=yes; n_ips=4 ;; esac
-if [ "$name" = repair ]; then
+case "$name" in stream_load|query|checker_scale) with_bes=yes ;; repair) with_bes=yes; n_ips=4 ;; esac
+if [ "$name" = checker_scale ]; then
+  peer="none (goals: checker pass < 1 s, < 300 B of FE memory per replica)"
+elif [ "$name" = repair ]; then
   peer="cp + sync ($(cp --version | head -1))"
 elif [ -n "$with_bes" ]; then
   if ! "$venv/bin/python" -c 'import duckdb' >/dev/null 2>&1 || [ ! -x "$venv/bin/tpchgen-cli" ]; then
@@ -109,7 +114,7 @@ if [ "$name" = query ]; then
     --duckdb-script "$repo/bench/query_duckdb.py" --queries-dir "$repo/bench/queries/tpch"
     --data-dir "$data")
 fi
-if [ -n "$with_bes" ] && [ "$name" != repair ]; then
+if [ -n "$with_bes" ] && [ "$name" != repair ] && [ "$name" != checker_scale ]; then
   # Generate (or find) the data files before waiting for a quiet machine.
   "$bin/$name" --tessera-bin "$tessera" --work /nonexistent "${bench_args[@]}" --prepare-only "$@"
 fi

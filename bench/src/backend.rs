@@ -44,6 +44,17 @@ impl Backends {
         pid_file: &Path,
         ips: &[String],
     ) -> anyhow::Result<Backends> {
+        Self::start_conf(bin, work, pid_file, ips, &[]).await
+    }
+
+    /// [`Backends::start`] with extra `be.conf` lines (`key = value`).
+    pub async fn start_conf(
+        bin: &Path,
+        work: &Path,
+        pid_file: &Path,
+        ips: &[String],
+        extra: &[(&str, &str)],
+    ) -> anyhow::Result<Backends> {
         let mut nodes = Vec::new();
         for (i, ip) in ips.iter().enumerate() {
             let home = work.join(format!("be{}", i + 1));
@@ -54,9 +65,13 @@ impl Backends {
             std::fs::write(
                 &conf,
                 format!(
-                    "priority_networks = {ip}/32\nstorage_root_path = {}\nsys_log_dir = {}\nsys_log_level = WARN\n",
+                    "priority_networks = {ip}/32\nstorage_root_path = {}\nsys_log_dir = {}\nsys_log_level = WARN\n{}",
                     home.join("storage").display(),
-                    home.join("log").display()
+                    home.join("log").display(),
+                    extra
+                        .iter()
+                        .map(|(k, v)| format!("{k} = {v}\n"))
+                        .collect::<String>()
                 ),
             )?;
             let mut cmd = Command::new(bin);

@@ -94,6 +94,18 @@ impl TesseraCluster {
         ip_base: u8,
         fes: u8,
     ) -> anyhow::Result<TesseraCluster> {
+        Self::start_n_conf(bin, work, pid_file, ip_base, fes, &[]).await
+    }
+
+    /// [`TesseraCluster::start_n`] with extra `fe.conf` lines (`key = value`).
+    pub async fn start_n_conf(
+        bin: &Path,
+        work: &Path,
+        pid_file: &Path,
+        ip_base: u8,
+        fes: u8,
+        extra: &[(&str, &str)],
+    ) -> anyhow::Result<TesseraCluster> {
         anyhow::ensure!(fes >= 1, "at least one FE");
         let dir = work.join("tessera");
         let mut nodes = Vec::new();
@@ -108,9 +120,13 @@ impl TesseraCluster {
             std::fs::write(
                 &conf,
                 format!(
-                    "priority_networks = {ip}/32\nmeta_dir = {}\nsys_log_dir = {}\nsys_log_level = WARN\n",
+                    "priority_networks = {ip}/32\nmeta_dir = {}\nsys_log_dir = {}\nsys_log_level = WARN\n{}",
                     home.join("meta").display(),
-                    home.join("log").display()
+                    home.join("log").display(),
+                    extra
+                        .iter()
+                        .map(|(k, v)| format!("{k} = {v}\n"))
+                        .collect::<String>()
                 ),
             )?;
             nodes.push(Node {
@@ -177,6 +193,16 @@ impl TesseraCluster {
             }
         }
         Ok(())
+    }
+
+    /// The PID of FE `i`'s current process.
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.nodes[i].proc.as_ref().and_then(|p| p.pid())
+    }
+
+    /// The directory of FE `i`'s log files.
+    pub fn log_dir(&self, i: usize) -> Option<PathBuf> {
+        self.nodes[i].log.parent().map(Path::to_path_buf)
     }
 
     /// The MySQL address of FE `i`.

@@ -19,6 +19,10 @@ pub fn router(fe: Arc<Frontend>) -> Router {
         .route("/api/health", get(health))
         .route("/api/bootstrap", get(bootstrap))
         .route(
+            "/api/_debug/synthetic_table",
+            axum::routing::post(synthetic_table),
+        )
+        .route(
             "/api/{db}/{table}/_stream_load",
             axum::routing::put(stream_load),
         )
@@ -43,6 +47,48 @@ async fn health(State(fe): State<Arc<Frontend>>) -> impl IntoResponse {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (code, Json(body))
+}
+
+#[derive(serde::Deserialize)]
+struct SyntheticParams {
+    db: String,
+    table: String,
+    tablets: u64,
+}
+
+/// `POST /api/_debug/synthetic_table?db=D&table=T&tablets=N` (see [`crate::debug`]).
+async fn synthetic_table(
+    State(fe): State<Arc<Frontend>>,
+    query: Result<axum::extract::Query<SyntheticParams>, axum::extract::rejection::QueryRejection>,
+) -> impl IntoResponse {
+    let p = match query {
+        Ok(axum::extract::Query(p)) => p,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(
+                    json!({"status": "FAILED", "msg": format!("db, table and tablets are required: {e}")}),
+                ),
+            );
+        }
+    };
+    match crate::debug::synthetic_table(&fe, &p.db, &p.table, p.tablets).await {
+        Ok(parts) => (
+            StatusCode::OK,
+            Json(json!({"status": "OK", "partitions": parts, "tablets": p.tablets})),
+        ),
+        Err(e) => {
+            let code = if e.code == common::StatusCode::PermissionDenied {
+                StatusCode::FORBIDDEN
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            (
+                code,
+                Json(json!({"status": "FAILED", "code": e.code.number(), "msg": e.message})),
+            )
+        }
+    }
 }
 
 async fn bootstrap(State(fe): State<Arc<Frontend>>) -> impl IntoResponse {

@@ -13,6 +13,7 @@
 //! Must not depend on `storage` or `be`.
 
 pub mod backend;
+pub mod debug;
 pub mod exec;
 pub mod forward;
 pub mod frontend;

@@ -132,6 +132,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
     type SnapshotData = Vec<u8>;
 
     async fn build_snapshot(&mut self) -> Result<Snapshot, io::Error> {
+        let started = std::time::Instant::now();
         let body = self.read(|s| ImageBody {
             last_applied: s.last_applied,
             membership: s.membership.clone(),
@@ -148,6 +149,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
         tracing::info!(
             journal_id = index,
             bytes = bytes.len(),
+            ms = started.elapsed().as_millis() as u64,
             "wrote checkpoint image"
         );
         Ok(Snapshot {

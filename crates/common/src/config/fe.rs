@@ -103,6 +103,8 @@ crate::define_config! {
         qe_max_connection: i32 = "4096", mutable = false;
         /// shared_nothing: data lives on the backends' local disks.
         run_mode: String = "shared_nothing", mutable = false;
+        /// Benchmark-only: allows POST /api/_debug/synthetic_table (catalog-only tablets; never on a cluster with data).
+        debug_enable_synthetic_tables: bool = "false", mutable = false;
         /// Test-only: offset (ms) added to this node's clock, to simulate clock skew.
         debug_clock_offset_ms: i64 = "0", mutable = false;
     }

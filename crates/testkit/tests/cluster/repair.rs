@@ -448,4 +448,26 @@ fn decommission_moves_replicas_away_then_drops_the_backend() {
         .sql(1, "ADMIN REPAIR TABLE rp.nope")
         .expect_err("unknown table");
     assert!(e.message.contains("doesn't exist"), "{e}");
+    phase!("the benchmark hook is off unless fe.conf turns it on");
+    let post = |query: &str| {
+        let mut cmd = std::process::Command::new("curl");
+        cmd.args(["-sS", "-XPOST", "-w", "\n%{http_code}"])
+            .arg(format!(
+                "http://{}:8030/api/_debug/synthetic_table{query}",
+                ip(1)
+            ));
+        let (code, out, err) = tessera_testkit::run_with_timeout(&mut cmd, Duration::from_secs(30));
+        assert_eq!(code, Some(0), "curl: {err}");
+        out
+    };
+    let out = post("?db=rp&table=s&tablets=10");
+    assert!(out.ends_with("403"), "{out}");
+    assert!(out.contains("debug_enable_synthetic_tables"), "{out}");
+    let out = post("?db=rp&table=s");
+    assert!(out.ends_with("400"), "{out}");
+    assert!(out.contains("tablets"), "{out}");
+    assert!(
+        c.sql(1, "SHOW TABLET FROM rp.s").is_err(),
+        "nothing was created"
+    );
 }
