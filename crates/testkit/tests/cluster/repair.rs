@@ -471,3 +471,57 @@ fn decommission_moves_replicas_away_then_drops_the_backend() {
         "nothing was created"
     );
 }
+
+#[test]
+fn the_clone_rate_limit_holds_a_full_clone_to_its_rate() {
+    let mut c = Cluster::new("repair-rate");
+    setup(&mut c, &[1, 2, 3, 4], &[]);
+    c.sql_ok(
+        1,
+        "ADMIN SET FRONTEND CONFIG (\"tablet_sched_clone_rate_limit_mb_per_sec\" = \"1\")",
+    );
+    c.sql_ok(1, "CREATE TABLE rp.seed (k BIGINT) DISTRIBUTED BY HASH(k) BUCKETS 1 PROPERTIES (\"replication_num\" = \"3\")");
+    let values: Vec<String> = (0..200).map(|k| format!("({k})")).collect();
+    c.sql_ok(
+        1,
+        &format!("INSERT INTO rp.seed VALUES {}", values.join(", ")),
+    );
+    c.sql_ok(1, "CREATE TABLE rp.big (k BIGINT, s VARCHAR(200)) DISTRIBUTED BY HASH(k) BUCKETS 1 PROPERTIES (\"replication_num\" = \"3\")");
+    // 40,000 rows of 96 hex characters: about 4 MB that neither dictionaries nor LZ4 shrink.
+    c.sql_ok(
+        1,
+        "INSERT INTO rp.big SELECT a.k * 1000 + b.k, concat(md5(cast(a.k * 1000 + b.k AS VARCHAR)), \
+         md5(cast(a.k AS VARCHAR) || 'x' || cast(b.k AS VARCHAR)), md5(cast(b.k * 7 + a.k AS VARCHAR))) \
+         FROM rp.seed a CROSS JOIN rp.seed b",
+    );
+    let holder = c
+        .sql_ok(1, "SHOW TABLET FROM rp.big")
+        .get(0, "BackendId")
+        .to_string();
+    let be = (1..=4u8)
+        .find(|&b| backend_id(&c, b) == holder)
+        .expect("the holder's address");
+    c.kill_be(be);
+    let row = wait_until(REPAIR_WAIT, "a full clone of rp.big", || {
+        c.sql(1, "SHOW PROC '/tablet_scheduler/history'")
+            .ok()?
+            .maps()
+            .into_iter()
+            .find(|m| m["State"] == "FINISHED" && m["CloneType"] == "FULL" && m["Table"] == "big")
+    });
+    wait_all_healthy(&c, "rp.big", "the big tablet rebuilt under the rate limit");
+    let bytes: f64 = row["BytesCopied"].parse().expect("bytes");
+    // "... (<bytes> bytes in <ms> ms)"
+    let ms: f64 = row["ErrMsg"]
+        .rsplit(" in ")
+        .next()
+        .and_then(|t| t.trim_end_matches(" ms)").parse().ok())
+        .unwrap_or_else(|| panic!("no duration in {row:?}"));
+    assert!(bytes > 3e6, "the copy was big enough to throttle: {row:?}");
+    // The first MiB goes at once; the rest at 1 MiB/s at most.
+    let floor_ms = (bytes - 1048576.0) / 1048576.0 * 1000.0;
+    assert!(
+        ms >= floor_ms * 0.9,
+        "{bytes} bytes took {ms} ms; at 1 MB/s they need at least {floor_ms} ms: {row:?}"
+    );
+}
