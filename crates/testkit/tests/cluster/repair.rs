@@ -525,3 +525,111 @@ fn the_clone_rate_limit_holds_a_full_clone_to_its_rate() {
         "{bytes} bytes took {ms} ms; at 1 MB/s they need at least {floor_ms} ms: {row:?}"
     );
 }
+
+fn big_count(c: &Cluster, fe: u8) -> Vec<Vec<String>> {
+    c.sql_ok(fe, "SELECT count(*), sum(k) FROM rp.big").rows
+}
+
+#[test]
+fn a_new_leader_finishes_a_repair_the_old_one_started() {
+    let mut c = Cluster::new("repair-failover");
+    for (k, v) in [
+        ("tablet_sched_checker_interval_seconds", "1"),
+        ("tablet_sched_repair_delay_factor_second", "1"),
+        ("tablet_sched_be_down_tolerate_time_s", "3"),
+        ("tablet_sched_consecutive_full_clone_delay_sec", "0"),
+        ("tablet_sched_min_clone_task_timeout_sec", "60"),
+        ("storage_usage_soft_limit_percent", "100"),
+        ("quorum_publish_wait_time_ms", "500"),
+        // Slow clones, so the leader dies while one runs.
+        ("tablet_sched_clone_rate_limit_mb_per_sec", "1"),
+    ] {
+        c.base_conf.push((k.into(), v.into()));
+    }
+    c.be_base_conf
+        .push(("report_tablet_interval_seconds".into(), "1".into()));
+    c.start_ha(3, 0);
+    let leader = c.wait_leader(Duration::from_secs(30));
+    for i in 1..=4u8 {
+        c.start_be(i);
+        c.sql_ok(
+            leader,
+            &format!("ALTER SYSTEM ADD BACKEND \"{}:9050\"", ip(i)),
+        );
+    }
+    wait_until(Duration::from_secs(30), "backends alive", || {
+        let rows = c.sql(leader, "SHOW BACKENDS").ok()?;
+        (rows.maps().iter().filter(|m| m["Alive"] == "true").count() == 4).then_some(())
+    });
+    c.sql_ok(leader, "CREATE DATABASE rp");
+    c.sql_ok(leader, "CREATE TABLE rp.seed (k BIGINT) DISTRIBUTED BY HASH(k) BUCKETS 1 PROPERTIES (\"replication_num\" = \"3\")");
+    let values: Vec<String> = (0..200).map(|k| format!("({k})")).collect();
+    c.sql_ok(
+        leader,
+        &format!("INSERT INTO rp.seed VALUES {}", values.join(", ")),
+    );
+    c.sql_ok(leader, "CREATE TABLE rp.big (k BIGINT, s VARCHAR(200)) DISTRIBUTED BY HASH(k) BUCKETS 2 PROPERTIES (\"replication_num\" = \"3\")");
+    c.sql_ok(
+        leader,
+        "INSERT INTO rp.big SELECT a.k * 1000 + b.k, concat(md5(cast(a.k * 1000 + b.k AS VARCHAR)), \
+         md5(cast(a.k AS VARCHAR) || 'x' || cast(b.k AS VARCHAR)), md5(cast(b.k * 7 + a.k AS VARCHAR))) \
+         FROM rp.seed a CROSS JOIN rp.seed b",
+    );
+    let before = big_count(&c, leader);
+    phase!("a backend dies; the leader starts rebuilding its replicas");
+    let victim = 4u8;
+    c.kill_be(victim);
+    wait_until(REPAIR_WAIT, "a clone running on the leader", || {
+        let m = c.sql(leader, "SHOW PROC '/tablet_scheduler'").ok()?.maps();
+        m.iter()
+            .any(|m| m["Item"] == "running_tablets" && m["Value"] != "0")
+            .then_some(())
+    });
+    phase!("the leader dies mid-clone; the new leader finishes the repair");
+    c.kill(leader);
+    let new = c.wait_leader(Duration::from_secs(30));
+    assert_ne!(new, leader);
+    wait_until(
+        REPAIR_WAIT,
+        "every tablet healthy under the new leader",
+        || {
+            let rows = c.sql(new, "SHOW PROC '/statistic'").ok()?;
+            let total = rows.maps().into_iter().find(|m| m["DbId"] == "Total")?;
+            if total["UnhealthyTabletNum"] != "0" {
+                return None;
+            }
+            let status = c
+                .sql(new, "ADMIN SHOW REPLICA STATUS FROM rp.big")
+                .ok()?
+                .maps();
+            (status.len() == 6
+                && status
+                    .iter()
+                    .all(|m| m["Status"] == "OK" && m["State"] == "NORMAL"))
+            .then_some(())
+        },
+    );
+    let took_over = c
+        .sql_ok(new, "SHOW PROC '/tablet_scheduler/history'")
+        .maps();
+    assert!(
+        took_over.iter().any(|m| m["State"] == "FINISHED"),
+        "the new leader finished repair work: {took_over:?}"
+    );
+    let victim_id = c
+        .sql_ok(new, "SHOW BACKENDS")
+        .maps()
+        .into_iter()
+        .find(|m| m["IP"] == ip(victim))
+        .map(|m| m["BackendId"].clone())
+        .expect("victim listed");
+    let dist = c
+        .sql_ok(new, "ADMIN SHOW REPLICA DISTRIBUTION FROM rp.big")
+        .maps();
+    assert!(
+        dist.iter()
+            .all(|m| m["BackendId"] != victim_id || m["ReplicaNum"] == "0"),
+        "{dist:?}"
+    );
+    assert_eq!(big_count(&c, new), before, "the data survived both deaths");
+}
