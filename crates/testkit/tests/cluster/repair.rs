@@ -633,3 +633,51 @@ fn a_new_leader_finishes_a_repair_the_old_one_started() {
     );
     assert_eq!(big_count(&c, new), before, "the data survived both deaths");
 }
+
+#[test]
+fn a_replica_whose_files_were_lost_is_rebuilt_in_place() {
+    let mut c = Cluster::new("repair-lost");
+    setup(&mut c, &[1, 2, 3], &[]);
+    c.sql_ok(1, "CREATE TABLE rp.t (k INT, v VARCHAR(20)) DISTRIBUTED BY HASH(k) BUCKETS 1 PROPERTIES (\"replication_num\" = \"3\")");
+    insert(&c, "rp.t", 0, 100);
+    insert(&c, "rp.t", 100, 100);
+    let all = dump(&c, "rp.t");
+    let tablet = c
+        .sql_ok(1, "SHOW TABLET FROM rp.t")
+        .get(0, "TabletId")
+        .to_string();
+    phase!("backend 2 loses the tablet's files (a disk replaced, a directory removed by hand)");
+    let data = c.be_dir(2).join("storage/data");
+    let dir = std::fs::read_dir(&data)
+        .expect("data dir")
+        .flatten()
+        .map(|s| s.path().join(&tablet))
+        .find(|p| p.is_dir())
+        .expect("the tablet's directory on backend 2");
+    std::fs::remove_dir_all(&dir).expect("remove the tablet's files");
+    wait_until(Duration::from_secs(30), "the lost replica reported", || {
+        let bad = c
+            .sql(
+                1,
+                "ADMIN SHOW REPLICA STATUS FROM rp.t WHERE STATUS = 'DEAD'",
+            )
+            .ok()?;
+        (!bad.rows.is_empty()).then_some(())
+    });
+    phase!("repair rebuilds it on the same backend (the only host without a copy)");
+    wait_all_healthy(&c, "rp.t", "the lost replica rebuilt");
+    let id2 = backend_id(&c, 2);
+    assert_eq!(
+        distribution(&c, "rp.t")[&id2],
+        1,
+        "backend 2 holds the tablet again"
+    );
+    assert!(dir.is_dir(), "its files are back");
+    c.kill_be(1);
+    c.kill_be(3);
+    assert_eq!(
+        dump(&c, "rp.t"),
+        all,
+        "the rebuilt replica alone serves the table"
+    );
+}
