@@ -681,3 +681,74 @@ fn a_replica_whose_files_were_lost_is_rebuilt_in_place() {
         "the rebuilt replica alone serves the table"
     );
 }
+
+#[test]
+fn a_clone_whose_source_dies_is_retried_from_another_replica() {
+    let mut c = Cluster::new("repair-srcdies");
+    setup(
+        &mut c,
+        &[1, 2, 3, 4, 5],
+        // Slow clones (16 MB at 4 MB/s), so the source dies while most of the copy is still
+        // ahead: it can be at most its stream window (4 MB) and a few chunks ahead.
+        &[("tablet_sched_clone_rate_limit_mb_per_sec", "4")],
+    );
+    c.sql_ok(1, "CREATE TABLE rp.seed (k BIGINT) DISTRIBUTED BY HASH(k) BUCKETS 1 PROPERTIES (\"replication_num\" = \"3\")");
+    let values: Vec<String> = (0..400).map(|k| format!("({k})")).collect();
+    c.sql_ok(
+        1,
+        &format!("INSERT INTO rp.seed VALUES {}", values.join(", ")),
+    );
+    c.sql_ok(1, "CREATE TABLE rp.big (k BIGINT, s VARCHAR(200)) DISTRIBUTED BY HASH(k) BUCKETS 1 PROPERTIES (\"replication_num\" = \"3\")");
+    c.sql_ok(
+        1,
+        "INSERT INTO rp.big SELECT a.k * 1000 + b.k, concat(md5(cast(a.k * 1000 + b.k AS VARCHAR)), \
+         md5(cast(a.k AS VARCHAR) || 'x' || cast(b.k AS VARCHAR)), md5(cast(b.k * 7 + a.k AS VARCHAR))) \
+         FROM rp.seed a CROSS JOIN rp.seed b",
+    );
+    let before = big_count(&c, 1);
+    let addr_of = |c: &Cluster, id: &str| {
+        (1..=5u8)
+            .find(|&b| backend_id(c, b) == id)
+            .expect("a backend's address")
+    };
+    let holders: Vec<u8> = c
+        .sql_ok(1, "SHOW TABLET FROM rp.big")
+        .maps()
+        .iter()
+        .map(|m| addr_of(&c, &m["BackendId"]))
+        .collect();
+    assert_eq!(holders.len(), 3);
+    phase!("a holder dies; a clone starts from another holder");
+    c.kill_be(holders[0]);
+    let running = wait_until(REPAIR_WAIT, "a running clone", || {
+        scheduler_rows(&c, "running")
+            .into_iter()
+            .find(|m| m["SrcBe"] != "-1")
+    });
+    let source = addr_of(&c, &running["SrcBe"]);
+    phase!("its source dies mid-copy");
+    c.kill_be(source);
+    wait_until(
+        REPAIR_WAIT,
+        "the tablet healthy again from the last holder",
+        || {
+            let status = c
+                .sql(1, "ADMIN SHOW REPLICA STATUS FROM rp.big")
+                .ok()?
+                .maps();
+            let ok = status
+                .iter()
+                .filter(|m| m["Status"] == "OK" && m["State"] == "NORMAL")
+                .count();
+            (ok == 3 && unhealthy_total(&c)? == 0).then_some(())
+        },
+    );
+    let history = scheduler_rows(&c, "history");
+    assert!(
+        history
+            .iter()
+            .any(|m| m["State"] != "FINISHED" && m["CloneType"] == "FULL"),
+        "the interrupted clone is in the history as failed: {history:?}"
+    );
+    assert_eq!(big_count(&c, 1), before);
+}
