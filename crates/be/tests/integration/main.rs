@@ -39,6 +39,7 @@ use tonic::Response;
 use tonic::Status;
 use tonic::transport::Channel;
 
+mod clone;
 mod compaction;
 mod flight;
 mod load;
