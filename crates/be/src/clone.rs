@@ -424,7 +424,6 @@ async fn current(be: &Arc<Backend>, tablet_id: i64, full: bool, rowsets: i64) ->
 }
 
 fn source_client(
-    be: &Backend,
     req: &CloneTabletRequest,
 ) -> Result<BackendServiceClient<tonic::transport::Channel>> {
     let addr = format!("{}:{}", req.src_host, req.src_brpc_port);
@@ -435,7 +434,6 @@ fn source_client(
         .initial_stream_window_size(Some(4 * 1024 * 1024))
         .initial_connection_window_size(Some(16 * 1024 * 1024))
         .connect_lazy();
-    let _ = be;
     Ok(BackendServiceClient::new(channel)
         .max_decoding_message_size(proto::MAX_MESSAGE_BYTES)
         .max_encoding_message_size(proto::MAX_MESSAGE_BYTES))
@@ -450,7 +448,7 @@ async fn copy(
     progress: &Progress,
 ) -> Result<Done> {
     let full = missing.is_none();
-    let mut client = source_client(be, req)?;
+    let mut client = source_client(req)?;
     let mut request = tonic::Request::new(FetchSnapshotRequest {
         tablet_id: req.tablet_id,
         version: req.version,

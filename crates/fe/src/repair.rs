@@ -955,9 +955,7 @@ async fn schedule_one(fe: &Arc<Frontend>, config: &FeConfig, mut task: RepairTas
                 }
             };
             task.full = Some(true);
-            start_clone(
-                fe, config, task, &loc, src, dest, replica_id, true, &cluster,
-            );
+            start_clone(fe, config, task, &loc, src, dest, replica_id, true);
             Ok(Step::Started)
         }
         HealthStatus::VersionIncomplete | HealthStatus::NeedFurtherRepair => {
@@ -979,17 +977,7 @@ async fn schedule_one(fe: &Arc<Frontend>, config: &FeConfig, mut task: RepairTas
                 Choice::Unrepairable(u) => return Ok(Step::Unrepairable(h.status, reason(u))),
             };
             task.full = Some(false);
-            start_clone(
-                fe,
-                config,
-                task,
-                &loc,
-                src,
-                dest.backend_id,
-                dest.id,
-                false,
-                &cluster,
-            );
+            start_clone(fe, config, task, &loc, src, dest.backend_id, dest.id, false);
             Ok(Step::Started)
         }
         HealthStatus::Redundant | HealthStatus::ForceRedundant => {
@@ -1124,7 +1112,6 @@ fn start_clone(
     dest_be: i64,
     dest_replica: i64,
     new_replica: bool,
-    cluster: &ClusterView,
 ) {
     let now = common::clock::now_ms();
     let timeout_ms = sched::repair::clone_timeout_ms(
@@ -1145,7 +1132,6 @@ fn start_clone(
     task.bytes_copied = 0;
     task.bytes_total = 0;
     task.err_msg = String::new();
-    let _ = cluster;
     {
         let mut s = fe.repair.lock();
         s.pending.remove(&task.tablet_id);

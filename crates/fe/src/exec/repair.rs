@@ -9,7 +9,6 @@ use common::Error;
 use common::Result;
 use common::StatusCode;
 use meta::JournalOp;
-use meta::catalog::Catalog;
 use meta::catalog::ReplicaUpdate;
 use meta::catalog::table::Partition;
 use meta::catalog::table::ReplicaState;
@@ -19,30 +18,13 @@ use sql::statements::admin::ReplicaStatusFilter;
 
 use crate::exec::database::write_op;
 use crate::exec::tables::resolve_db;
+use crate::exec::tablets::typed;
 use crate::frontend::Frontend;
 use crate::outcome::Cell;
-use crate::outcome::ColType;
 use crate::outcome::Outcome;
 use crate::outcome::RowSet;
 use crate::repair::RepairTask;
 use crate::session::Session;
-
-fn typed(columns: &[&str], ints: &[&str]) -> RowSet {
-    RowSet {
-        columns: columns
-            .iter()
-            .map(|c| {
-                let t = if ints.contains(c) {
-                    ColType::BigInt
-                } else {
-                    ColType::Varchar
-                };
-                (c.to_string(), t)
-            })
-            .collect(),
-        rows: Vec::new(),
-    }
-}
 
 fn unknown_table(db: &str, t: &str) -> Error {
     Error::new(
@@ -738,15 +720,4 @@ pub fn show_tablet_scheduler(fe: &Arc<Frontend>, rest: &[&str]) -> Result<RowSet
             rest.join("/")
         ))),
     }
-}
-
-/// Test helper: a partition's tablets as (tablet id, replica states).
-pub fn replica_states(c: &Catalog, db: &str, table: &str) -> Vec<(i64, Vec<ReplicaState>)> {
-    c.table(db, table)
-        .map(|t| {
-            t.tablets()
-                .map(|(_, tab)| (tab.id, tab.replicas.iter().map(|r| r.state).collect()))
-                .collect()
-        })
-        .unwrap_or_default()
 }

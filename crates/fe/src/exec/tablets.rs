@@ -49,7 +49,8 @@ pub const TABLET_COLUMNS: &[&str] = &[
     "CompactionStatus",
 ];
 
-fn typed(columns: &[&str], ints: &[&str]) -> RowSet {
+/// An empty result set; the columns in `ints` are BIGINT, the others VARCHAR.
+pub(crate) fn typed(columns: &[&str], ints: &[&str]) -> RowSet {
     RowSet {
         columns: columns
             .iter()

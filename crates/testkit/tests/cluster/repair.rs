@@ -166,6 +166,7 @@ fn a_dead_backend_is_replaced_while_loads_go_on_and_a_second_loss_stays_readable
                     }
                     Err(e) => failures.push(e.to_string()),
                 }
+                // The load's pace (about five a second), not a wait for a condition.
                 std::thread::sleep(Duration::from_millis(200));
             }
             failures
