@@ -502,7 +502,11 @@ async fn copy(
     let total = header.bytes_total.max(0);
     progress.update(0, total);
     let t = target.clone();
-    let mut writer: CloneWriter = be.blocking(move |s| s.begin_clone(&t, full)).await?;
+    // The flood stage counts the bytes the clone brings.
+    let incoming = u64::try_from(total).unwrap_or(0);
+    let mut writer: CloneWriter = be
+        .blocking(move |s| s.begin_clone_sized(&t, full, incoming))
+        .await?;
     let rate = req.rate_limit_bytes_per_sec;
     let mut index = 0usize;
     let mut open = false;

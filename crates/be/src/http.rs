@@ -1,14 +1,40 @@
-//! The backend's HTTP port (be_http_port): health, Stream Load and load error logs.
+//! The backend's HTTP port (be_http_port): health, Stream Load, load error logs and replica
+//! checksums.
+//!
+//! `GET /api/checksum?tablet_id=<id>&version=<v>` (StarRocks's BE has an endpoint of this
+//! shape) answers the checksum of this backend's replica of a tablet at a version: a hash of
+//! the rows visible at `v`, independent of how they are laid out in files (see
+//! `storage::StorageEngine::checksum`), so replicas holding the same rows give the same
+//! checksum:
+//!
+//! ```text
+//! 200 {"status":"OK","tablet_id":10001,"version":5,"rows":1000,"checksum":"<32 hex digits>"}
+//! 4xx {"status":"FAILED","code":<StatusCode number>,"msg":"..."}
+//! ```
+//!
+//! | HTTP | code | when |
+//! |---|---|---|
+//! | 400 | InvalidArgument (1002) | `tablet_id` or `version` missing, not a number, or negative |
+//! | 404 | TabletNotFound (5006) | the tablet is not on this backend |
+//! | 409 | VersionNotReached (5007) | `version` is above the replica's version |
+//! | 409 | VersionsCompacted (5004) | compaction merged `version` into a rowset reaching past it and the versions inside were removed |
+//! | 500 | Io (1005) | a file cannot be read, or the tablet's data directory is missing |
+//! | 503 | Cancelled (1003) | the backend is stopping |
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
+use axum::extract::Query;
 use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use axum::response::Response;
 use axum::routing::get;
 use axum::routing::put;
+use common::Error;
 use serde_json::json;
 use tokio::net::TcpListener;
 
@@ -23,6 +49,7 @@ pub(crate) fn router(be: Arc<Backend>) -> Router {
             put(crate::load::stream_load),
         )
         .route("/api/_load_error_log", get(crate::load::load_error_log))
+        .route("/api/checksum", get(checksum))
         .fallback(not_found)
         .with_state(be)
 }
@@ -37,6 +64,83 @@ async fn health(State(be): State<Arc<Backend>>) -> impl IntoResponse {
         "version": Backend::version(),
         "start_time_ms": be.start_time_ms,
     }))
+}
+
+/// The HTTP status of a failed request, by its error's code.
+fn http_status(code: common::StatusCode) -> StatusCode {
+    use common::StatusCode as C;
+    match code {
+        C::InvalidArgument => StatusCode::BAD_REQUEST,
+        C::TabletNotFound => StatusCode::NOT_FOUND,
+        C::VersionNotReached | C::VersionsCompacted => StatusCode::CONFLICT,
+        C::Cancelled => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// `{"status":"FAILED","code":..,"msg":..}` with the HTTP status the code calls for.
+fn failed(e: Error) -> Response {
+    (
+        http_status(e.code),
+        Json(json!({
+            "status": "FAILED",
+            "code": e.code.number(),
+            "msg": e.message,
+        })),
+    )
+        .into_response()
+}
+
+/// A query parameter that must be a non-negative integer.
+fn number_param(params: &HashMap<String, String>, name: &str) -> Result<i64, Error> {
+    let Some(raw) = params.get(name) else {
+        return Err(Error::invalid(format!(
+            "missing the {name} parameter: use /api/checksum?tablet_id=<id>&version=<version>"
+        )));
+    };
+    match raw.trim().parse::<i64>() {
+        Ok(v) if v >= 0 => Ok(v),
+        _ => Err(Error::invalid(format!(
+            "{name} must be a non-negative integer, not '{raw}'"
+        ))),
+    }
+}
+
+/// `GET /api/checksum?tablet_id=<id>&version=<v>`: the checksum of this backend's replica of
+/// the tablet at that version (see the module doc).
+async fn checksum(
+    State(be): State<Arc<Backend>>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Response {
+    let params = match query {
+        Ok(Query(p)) => p,
+        Err(e) => {
+            return failed(Error::invalid(format!(
+                "the query string cannot be read: {e}"
+            )));
+        }
+    };
+    let (tablet_id, version) = match (
+        number_param(&params, "tablet_id"),
+        number_param(&params, "version"),
+    ) {
+        (Ok(t), Ok(v)) => (t, v),
+        (Err(e), _) | (_, Err(e)) => return failed(e),
+    };
+    match be.blocking(move |s| s.checksum(tablet_id, version)).await {
+        Ok(c) => Json(json!({
+            "status": "OK",
+            "tablet_id": c.tablet_id,
+            "version": c.version,
+            "rows": c.rows,
+            "checksum": c.hex(),
+        }))
+        .into_response(),
+        Err(e) => {
+            tracing::debug!(tablet_id, version, "checksum refused: {e}");
+            failed(e)
+        }
+    }
 }
 
 async fn not_found() -> impl IntoResponse {

@@ -8,7 +8,8 @@
 //! brpc_port               BackendService too: tablet writes (WriteTablet) from load coordinators,
 //!                         snapshots for clones (FetchSnapshot) from other backends
 //! be_http_port            GET /api/health, PUT /api/{db}/{table}/_stream_load (this backend
-//!                         coordinates the load: see [`load`]), GET /api/_load_error_log
+//!                         coordinates the load: see [`load`]), GET /api/_load_error_log,
+//!                         GET /api/checksum (a replica's rows at a version, hashed)
 //! reporter task           FrontendService.ReportTablets to the leader: every report interval and
 //!                         ~1 s after any tablet change
 //! compaction task         cumulative and base compaction of the tablets that need it, and the

@@ -94,6 +94,10 @@ pub async fn start(config: BeConfig) -> Result<BeHandle> {
     let options = StorageOptions {
         tablet_max_versions: usize::try_from(config.tablet_max_versions.max(1))
             .unwrap_or(usize::MAX),
+        flood_stage: storage::FloodStage {
+            usage_percent: i64::from(config.storage_flood_stage_usage_percent),
+            left_capacity_bytes: config.storage_flood_stage_left_capacity_bytes,
+        },
     };
     let storage = tokio::task::spawn_blocking(move || StorageEngine::open_with(&roots, options))
         .await

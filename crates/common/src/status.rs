@@ -28,6 +28,10 @@ pub enum StatusCode {
     Io = 1005,
     /// A limit was passed (packet size, connections, ...).
     LimitExceeded = 1006,
+    /// A storage root's disk is full (ENOSPC or EDQUOT), or at its flood stage
+    /// (`storage_flood_stage_usage_percent` and `storage_flood_stage_left_capacity_bytes`):
+    /// the write was refused or failed and left nothing behind.
+    DiskFull = 1007,
 
     /// The SQL text does not parse.
     SyntaxError = 2000,
@@ -87,6 +91,10 @@ pub enum StatusCode {
     VersionsCompacted = 5004,
     /// Bytes received for a file do not match the sender's length or checksum.
     ChecksumMismatch = 5005,
+    /// A tablet does not exist on the backend asked.
+    TabletNotFound = 5006,
+    /// A replica has not reached the version asked for (it has not published it yet).
+    VersionNotReached = 5007,
 
     /// A load label is already used in the database.
     LabelAlreadyExists = 6000,
@@ -122,6 +130,7 @@ impl StatusCode {
             Timeout,
             Io,
             LimitExceeded,
+            DiskFull,
             SyntaxError,
             DatabaseNotFound,
             DatabaseAlreadyExists,
@@ -149,6 +158,8 @@ impl StatusCode {
             MemLimitExceeded,
             VersionsCompacted,
             ChecksumMismatch,
+            TabletNotFound,
+            VersionNotReached,
             LabelAlreadyExists,
             TxnNotFound,
             TxnStateInvalid,

@@ -38,6 +38,7 @@ use common::Result;
 use common::StatusCode;
 use common::schema::TableSchema;
 
+use crate::disk::write_error;
 use crate::engine::Entry;
 use crate::engine::Inner;
 use crate::engine::StorageEngine;
@@ -274,12 +275,13 @@ impl CloneWriter {
             .count();
         let local = format!("{local_id}_{index}.{DATA_EXT}");
         let tmp = self.dir.join(format!("{local}.{TMP_EXT}"));
-        let file = File::create(&tmp).map_err(|e| {
-            Error::io(
-                format!("clone of tablet {tablet_id}: create {}", tmp.display()),
-                e,
-            )
-        })?;
+        let file = match File::create(&tmp) {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                return Err(self.io_error(format!("create {}", tmp.display()), e));
+            }
+        };
         self.current = Some(Current {
             rowset_id: rowset_id.to_string(),
             name: name.to_string(),
@@ -292,6 +294,15 @@ impl CloneWriter {
         Ok(())
     }
 
+    /// The error of a failed write of a clone's file (DiskFull when the disk is full).
+    fn io_error(&self, what: impl std::fmt::Display, e: std::io::Error) -> Error {
+        write_error(
+            crate::root::root_of_tablet_dir(&self.dir),
+            format!("clone of tablet {}: {what}", self.tablet_id),
+            e,
+        )
+    }
+
     /// Appends bytes to the file being received.
     pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
         let tablet_id = self.tablet_id;
@@ -300,12 +311,10 @@ impl CloneWriter {
                 "clone of tablet {tablet_id}: bytes came before any file was started"
             )));
         };
-        cur.out.write_all(bytes).map_err(|e| {
-            Error::io(
-                format!("clone of tablet {tablet_id}: write {}", cur.tmp.display()),
-                e,
-            )
-        })?;
+        if let Err(e) = cur.out.write_all(bytes) {
+            let what = format!("write {}", cur.tmp.display());
+            return Err(self.io_error(what, e));
+        }
         cur.crc.update(bytes);
         cur.len += bytes.len() as u64;
         self.bytes_written += bytes.len() as u64;
@@ -335,11 +344,9 @@ impl CloneWriter {
         let file = match out.into_inner() {
             Ok(f) => f,
             Err(e) => {
+                let e = e.into_error();
                 let _ = fs::remove_file(&tmp);
-                return Err(Error::io(
-                    format!("clone of tablet {tablet_id}: write {}", tmp.display()),
-                    e.into_error(),
-                ));
+                return Err(self.io_error(format!("write {}", tmp.display()), e));
             }
         };
         if got != len || actual != crc32 {
@@ -364,10 +371,7 @@ impl CloneWriter {
         if let Err(e) = finish() {
             let _ = fs::remove_file(&tmp);
             let _ = fs::remove_file(&path);
-            return Err(Error::io(
-                format!("clone of tablet {tablet_id}: finish {}", path.display()),
-                e,
-            ));
+            return Err(self.io_error(format!("finish {}", path.display()), e));
         }
         self.files.push(Received {
             rowset_id,
@@ -698,7 +702,29 @@ impl StorageEngine {
     /// The writer holds the tablet's compaction flag (or a claim on the new tablet's id): it
     /// is refused with [`StatusCode::Cancelled`] (retry later) while a compaction or another
     /// clone of the tablet runs, and no compaction starts while it lives.
+    ///
+    /// A root at its flood stage refuses the clone ([`StatusCode::DiskFull`]);
+    /// [`StorageEngine::begin_clone_sized`] counts the bytes the clone will write.
     pub fn begin_clone(&self, target: &CloneTarget, full: bool) -> Result<CloneWriter> {
+        self.begin_clone_sized(target, full, 0)
+    }
+
+    /// [`StorageEngine::begin_clone`] for a clone that will write about `incoming` bytes: the
+    /// flood stage rule counts them as written.
+    pub fn begin_clone_sized(
+        &self,
+        target: &CloneTarget,
+        full: bool,
+        incoming: u64,
+    ) -> Result<CloneWriter> {
+        let incoming = i64::try_from(incoming).unwrap_or(i64::MAX);
+        let flood = &self.options().flood_stage;
+        let refused = |e: Error| {
+            Error::new(
+                e.code,
+                format!("clone of tablet {}: {}", target.tablet_id, e.message),
+            )
+        };
         let tablet_id = target.tablet_id;
         let guard = self.lock();
         let inner = guard.as_ref().ok_or_else(closed)?;
@@ -746,16 +772,23 @@ impl StorageEngine {
                      clone can rebuild it"
                 )));
             }
+            let root = &inner.roots[entry.root];
+            root.check_flood_stage(flood, incoming).map_err(refused)?;
             if entry.compacting.swap(true, Ordering::SeqCst) {
                 return Err(busy(tablet_id));
             }
             let claim = Claim::Compacting(entry.compacting.clone());
-            let dir = inner.roots[entry.root].tablet_dir(tablet_id);
+            let dir = root.tablet_dir(tablet_id);
             let mut created_dir = false;
             if dest == Dest::Rebuild && !dir.is_dir() {
-                fs::create_dir_all(&dir).map_err(|e| {
-                    Error::io(format!("create tablet directory {}", dir.display()), e)
-                })?;
+                if let Err(e) = fs::create_dir_all(&dir) {
+                    let _ = fs::remove_dir(&dir);
+                    return Err(write_error(
+                        &root.path,
+                        format!("create tablet directory {}", dir.display()),
+                        e,
+                    ));
+                }
                 created_dir = true;
             }
             return Ok(writer(
@@ -784,6 +817,10 @@ impl StorageEngine {
         }
         let claim = Claim::Incoming(self.cloning.clone(), tablet_id);
         let root = inner.emptiest_root()?;
+        let root_path = &inner.roots[root].path;
+        inner.roots[root]
+            .check_flood_stage(flood, incoming)
+            .map_err(refused)?;
         let dir = inner.roots[root].tablet_dir(tablet_id);
         if dir.exists() {
             tracing::warn!(
@@ -793,8 +830,14 @@ impl StorageEngine {
             fs::remove_dir_all(&dir)
                 .map_err(|e| Error::io(format!("remove leftover {}", dir.display()), e))?;
         }
-        fs::create_dir_all(&dir)
-            .map_err(|e| Error::io(format!("create tablet directory {}", dir.display()), e))?;
+        if let Err(e) = fs::create_dir_all(&dir) {
+            let _ = fs::remove_dir(&dir);
+            return Err(write_error(
+                root_path,
+                format!("create tablet directory {}", dir.display()),
+                e,
+            ));
+        }
         Ok(writer(
             Dest::Absent,
             root,
@@ -925,6 +968,7 @@ impl StorageEngine {
         let now = common::clock::now_ms();
         let mut guard = self.lock();
         let inner = guard.as_mut().ok_or_else(closed)?;
+        inner.heal();
         let mut skipped: Vec<RowsetMeta> = Vec::new();
         let mut dropped: Vec<RowsetMeta> = Vec::new();
         let mut added = 0usize;

@@ -378,10 +378,22 @@ impl StorageEngine {
         let Some(inner) = guard.as_ref() else {
             return Vec::new();
         };
+        // A compaction writes its output before its inputs can go: roots at their flood stage
+        // are left alone until space is freed.
+        let flooded: Vec<bool> = inner
+            .roots
+            .iter()
+            .map(|r| {
+                r.check_flood_stage(&self.options().flood_stage, 0)
+                    .inspect_err(|e| tracing::debug!("no compaction: {e}"))
+                    .is_err()
+            })
+            .collect();
         let mut due: Vec<(usize, i64)> = inner
             .tablets
             .values()
             .filter(|e| e.meta.state == TabletState::Normal)
+            .filter(|e| !flooded.get(e.root).copied().unwrap_or(false))
             .filter(|e| !e.compacting.load(Ordering::SeqCst))
             .filter_map(|e| {
                 policy
@@ -412,6 +424,15 @@ impl StorageEngine {
         let Some(plan) = policy.plan(&entry.meta, kind, common::clock::now_ms()) else {
             return Ok(None);
         };
+        let incoming: i64 = plan.inputs.iter().map(|r| r.bytes).sum();
+        inner.roots[entry.root]
+            .check_flood_stage(&self.options().flood_stage, incoming)
+            .map_err(|e| {
+                Error::new(
+                    e.code,
+                    format!("tablet {tablet_id}: no {kind} compaction: {}", e.message),
+                )
+            })?;
         if entry.compacting.swap(true, Ordering::SeqCst) {
             return Ok(None);
         }
@@ -434,6 +455,7 @@ impl StorageEngine {
         let kind = out.task.kind;
         let mut guard = self.lock();
         let inner = guard.as_mut().ok_or_else(closed)?;
+        inner.heal();
         let entry = inner
             .tablets
             .get_mut(&tablet_id)
@@ -534,6 +556,7 @@ impl StorageEngine {
         {
             let mut guard = self.lock();
             let inner = guard.as_mut().ok_or_else(closed)?;
+            inner.heal();
             for (tablet_id, entry) in inner.tablets.iter_mut() {
                 entry.readers.retain(|w| w.strong_count() > 0);
                 if entry.meta.stale.is_empty() {

@@ -18,6 +18,8 @@ use common::Result;
 use common::StatusCode;
 use common::schema::TableSchema;
 
+use crate::disk::FloodStage;
+use crate::disk::write_error;
 use crate::meta::CorruptRecord;
 use crate::meta::TabletMeta;
 use crate::meta::TabletState;
@@ -92,12 +94,16 @@ pub struct StorageOptions {
     /// A load into a tablet with more visible rowsets than this is refused
     /// (`tablet_max_versions`).
     pub tablet_max_versions: usize,
+    /// Loads, clones and compactions into a root at its flood stage are refused
+    /// (`storage_flood_stage_usage_percent`, `storage_flood_stage_left_capacity_bytes`).
+    pub flood_stage: FloodStage,
 }
 
 impl Default for StorageOptions {
     fn default() -> Self {
         StorageOptions {
             tablet_max_versions: 1000,
+            flood_stage: FloodStage::default(),
         }
     }
 }
@@ -131,6 +137,79 @@ impl Inner {
             .max_by_key(|(i, r)| (r.capacity().1, std::cmp::Reverse(*i)))
             .map(|(i, _)| i)
             .ok_or_else(|| Error::internal("no storage root"))
+    }
+
+    /// Opens again the metadata stores that an I/O error failed (a full disk, ...) and makes
+    /// what they hold agree with the metadata in memory, which is what callers were told: a
+    /// commit that failed changed nothing in memory, and must change nothing on disk. A store
+    /// that cannot be opened yet stays failed (its writes fail) and is tried again at the next
+    /// write. Called at the start of every operation that writes metadata.
+    pub(crate) fn heal(&self) {
+        for (i, root) in self.roots.iter().enumerate() {
+            if !root.failed() {
+                continue;
+            }
+            if let Err(e) = root.reopen() {
+                tracing::debug!(root = %root.path.display(), "the tablet metadata store cannot be opened yet: {e}");
+                continue;
+            }
+            if let Err(e) = self.reconcile(i) {
+                tracing::warn!(root = %root.path.display(), "cannot check the tablet metadata store after reopening it: {e}");
+            }
+        }
+    }
+
+    /// Rewrites the records of root `i` that differ from the metadata in memory, and removes
+    /// the records of tablets that are not (damaged records stay).
+    fn reconcile(&self, i: usize) -> Result<()> {
+        let root = &self.roots[i];
+        let ours = |tablet_id: i64| self.tablets.get(&tablet_id).filter(|e| e.root == i);
+        let normal = |m: &TabletMeta| TabletMeta {
+            state: TabletState::Normal,
+            ..m.clone()
+        };
+        let mut seen = BTreeSet::new();
+        let mut fixed = 0usize;
+        for record in root.load()? {
+            let (tablet_id, stored) = match record {
+                Ok(m) => (m.tablet_id, Some(m)),
+                Err((tablet_id, _)) => (tablet_id, None),
+            };
+            seen.insert(tablet_id);
+            match (ours(tablet_id), stored) {
+                (Some(entry), Some(stored)) if normal(&stored) == normal(&entry.meta) => {}
+                (Some(entry), _) => {
+                    root.put(&entry.meta)?;
+                    fixed += 1;
+                }
+                (None, Some(_)) => {
+                    let damaged = self
+                        .corrupt
+                        .iter()
+                        .any(|c| c.tablet_id == tablet_id && c.root == root.path);
+                    if !damaged {
+                        root.delete(tablet_id)?;
+                        fixed += 1;
+                    }
+                }
+                (None, None) => {}
+            }
+        }
+        for (tablet_id, entry) in &self.tablets {
+            if entry.root == i && !seen.contains(tablet_id) {
+                root.put(&entry.meta)?;
+                fixed += 1;
+            }
+        }
+        if fixed > 0 {
+            tracing::warn!(
+                root = %root.path.display(),
+                records = fixed,
+                "records of the reopened tablet metadata store differed from the tablets in \
+                 memory (a commit failed after reaching the disk); they were rewritten"
+            );
+        }
+        Ok(())
     }
 
     /// Refuses a tablet whose metadata record is damaged (until it is dropped).
@@ -379,6 +458,7 @@ impl StorageEngine {
     pub fn create_tablet(&self, req: CreateTablet) -> Result<CreateOutcome> {
         let mut guard = self.lock();
         let inner = guard.as_mut().ok_or_else(closed)?;
+        inner.heal();
         if let Some(entry) = inner.tablets.get_mut(&req.tablet_id) {
             let m = &entry.meta;
             if m.replica_id != req.replica_id {
@@ -398,9 +478,14 @@ impl StorageEngine {
                 )));
             }
             if entry.meta.state == TabletState::MissingData {
-                let dir = inner.roots[entry.root].tablet_dir(req.tablet_id);
+                let root = &inner.roots[entry.root];
+                let dir = root.tablet_dir(req.tablet_id);
                 fs::create_dir_all(&dir).map_err(|e| {
-                    Error::io(format!("create tablet directory {}", dir.display()), e)
+                    write_error(
+                        &root.path,
+                        format!("create tablet directory {}", dir.display()),
+                        e,
+                    )
                 })?;
                 entry.meta.state = TabletState::Normal;
                 tracing::info!(
@@ -430,8 +515,15 @@ impl StorageEngine {
             fs::remove_dir_all(&dir)
                 .map_err(|e| Error::io(format!("remove leftover {}", dir.display()), e))?;
         }
-        fs::create_dir_all(&dir)
-            .map_err(|e| Error::io(format!("create tablet directory {}", dir.display()), e))?;
+        if let Err(e) = fs::create_dir_all(&dir) {
+            // A full disk may have let some of the path be created.
+            let _ = fs::remove_dir(&dir);
+            return Err(write_error(
+                &root.path,
+                format!("create tablet directory {}", dir.display()),
+                e,
+            ));
+        }
         let meta = TabletMeta {
             tablet_id: req.tablet_id,
             replica_id: req.replica_id,
@@ -464,6 +556,7 @@ impl StorageEngine {
     pub fn drop_tablet(&self, tablet_id: i64, replica_id: i64) -> Result<bool> {
         let mut guard = self.lock();
         let inner = guard.as_mut().ok_or_else(closed)?;
+        inner.heal();
         if let Some(entry) = inner.tablets.get(&tablet_id) {
             if replica_id != 0 && entry.meta.replica_id != replica_id {
                 return Err(Error::invalid(format!(
@@ -640,7 +733,10 @@ impl StorageEngine {
         if count > limit {
             return Err(too_many_versions(tablet_id, count, limit));
         }
-        let dir = inner.roots[entry.root].tablet_dir(tablet_id);
+        let root = &inner.roots[entry.root];
+        root.check_flood_stage(&self.options.flood_stage, 0)
+            .map_err(|e| Error::new(e.code, format!("tablet {tablet_id}: {}", e.message)))?;
+        let dir = root.tablet_dir(tablet_id);
         Ok(RowsetWriter::new(
             tablet_id,
             txn_id,
@@ -659,6 +755,7 @@ impl StorageEngine {
         let committed = (|| {
             let mut guard = self.lock();
             let inner = guard.as_mut().ok_or_else(closed)?;
+            inner.heal();
             let entry = inner
                 .tablets
                 .get_mut(&tablet_id)
@@ -722,6 +819,7 @@ impl StorageEngine {
     ) -> Result<i64> {
         let mut guard = self.lock();
         let inner = guard.as_mut().ok_or_else(closed)?;
+        inner.heal();
         let entry = inner
             .tablets
             .get_mut(&tablet_id)
@@ -809,6 +907,7 @@ impl StorageEngine {
     pub fn abort_txn(&self, txn_id: i64) -> Result<usize> {
         let mut guard = self.lock();
         let inner = guard.as_mut().ok_or_else(closed)?;
+        inner.heal();
         let mut n = 0;
         let ids: Vec<i64> = inner
             .tablets

@@ -52,12 +52,26 @@
 //! directory without a record is leftover garbage that a new create (or a full clone) may
 //! clear; its rowset files are removed at the next open. Visible rowsets never overlap.
 //!
+//! A full disk: a write that fails with ENOSPC or EDQUOT (a load's rowset file, a clone's
+//! files, a compaction's output, the metadata store) fails with
+//! [`common::StatusCode::DiskFull`] naming the root, and removes what it wrote; a root at its
+//! flood stage ([`FloodStage`]) refuses loads, clones and compactions before they write. A
+//! metadata commit that fails leaves the tablet's metadata in memory as it was; redb refuses
+//! everything after an I/O error, so the store is opened again (and made to agree with the
+//! metadata in memory) before the next write, and writes work again once space is freed.
+//! Reads never write.
+//!
+//! [`StorageEngine::checksum`] hashes a replica's rows at a version, independent of the files
+//! they are in (see the `checksum` module).
+//!
 //! Everything here is synchronous file I/O: callers on an async runtime use `spawn_blocking`.
 
 #![warn(missing_docs)]
 
+mod checksum;
 mod clone;
 mod compaction;
+mod disk;
 mod engine;
 mod meta;
 mod root;
@@ -67,6 +81,7 @@ mod types;
 pub use arrow;
 pub use parquet;
 
+pub use checksum::TabletChecksum;
 pub use clone::CloneOutcome;
 pub use clone::CloneSnapshot;
 pub use clone::CloneTarget;
@@ -78,6 +93,7 @@ pub use compaction::CompactionPolicy;
 pub use compaction::CompactionResult;
 pub use compaction::CompactionTask;
 pub use compaction::SORT_IN_MEMORY_MAX_BYTES;
+pub use disk::FloodStage;
 pub use engine::CreateOutcome;
 pub use engine::CreateTablet;
 pub use engine::DiskStat;
@@ -107,3 +123,5 @@ mod tests;
 mod tests_clone;
 #[cfg(test)]
 mod tests_compaction;
+#[cfg(test)]
+mod tests_disk;

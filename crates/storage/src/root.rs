@@ -5,6 +5,11 @@ use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::MutexGuard;
+use std::sync::PoisonError;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering;
 
 use common::Error;
 use common::Result;
@@ -14,6 +19,10 @@ use redb::ReadableDatabase;
 use redb::ReadableTable;
 use redb::TableDefinition;
 
+use crate::disk::FloodStage;
+use crate::disk::disk_full;
+use crate::disk::is_disk_full;
+use crate::disk::write_error;
 use crate::meta::TabletMeta;
 
 /// tablet id -> JSON of [`TabletMeta`].
@@ -32,16 +41,83 @@ pub fn tablet_dir_in(root: &Path, tablet_id: i64) -> PathBuf {
         .join(tablet_id.to_string())
 }
 
-fn store_err(what: impl std::fmt::Display, e: impl std::fmt::Display) -> Error {
-    Error::new(StatusCode::Io, format!("{what}: {e}"))
+/// The storage root a tablet directory ([`tablet_dir_in`]) is in.
+pub(crate) fn root_of_tablet_dir(dir: &Path) -> &Path {
+    dir.ancestors().nth(3).unwrap_or(dir)
+}
+
+/// The metadata store of a root: open, or failed by an I/O error (redb then refuses every
+/// operation until the database is opened again).
+enum Store {
+    Open(Database),
+    Failed(Error),
 }
 
 /// An open storage root.
 pub(crate) struct StorageRoot {
     pub path: PathBuf,
-    db: Database,
+    db_path: PathBuf,
+    /// Only touched under the engine's lock; a mutex so a failed store can be replaced.
+    db: Mutex<Store>,
+    /// Set when `db` is [`Store::Failed`]: [`StorageRoot::reopen`] is due.
+    failed: AtomicBool,
     // Held for as long as the root is open.
     _lock: File,
+}
+
+/// What a redb error means for the store: whether redb latched it (every later operation
+/// fails until the database is opened again).
+fn latched(e: &redb::Error) -> bool {
+    matches!(
+        e,
+        redb::Error::Io(_) | redb::Error::PreviousIo | redb::Error::DatabaseClosed
+    )
+}
+
+/// Opens (creating or repairing) a root's metadata store.
+fn open_store(root: &Path, db_path: &Path) -> Result<Database> {
+    let db = Database::create(db_path).map_err(|e| match redb::Error::from(e) {
+        redb::Error::Io(io) if is_disk_full(&io) => disk_full(
+            root,
+            format!(
+                "cannot open the tablet metadata store {}: {io}",
+                db_path.display()
+            ),
+        ),
+        redb::Error::Io(io) => Error::io(
+            format!(
+                "cannot open the tablet metadata store {}",
+                db_path.display()
+            ),
+            io,
+        ),
+        e => Error::new(
+            StatusCode::MetaCorrupted,
+            format!(
+                "cannot open the tablet metadata store {}: {e}",
+                db_path.display()
+            ),
+        ),
+    })?;
+    let init = || -> std::result::Result<(), redb::Error> {
+        let txn = db.begin_write()?;
+        txn.open_table(TABLETS)?;
+        txn.commit()?;
+        Ok(())
+    };
+    init().map_err(|e| store_error(root, "initialize the tablet metadata store", e))?;
+    Ok(db)
+}
+
+/// The error of a metadata store operation on root `root`.
+fn store_error(root: &Path, what: impl std::fmt::Display, e: redb::Error) -> Error {
+    match e {
+        redb::Error::Io(io) => write_error(root, format!("tablet metadata store: {what}"), io),
+        e => Error::new(
+            StatusCode::Io,
+            format!("tablet metadata store of {}: {what}: {e}", root.display()),
+        ),
+    }
 }
 
 /// One record as read from the store: decoded, or the raw key and why it did not decode.
@@ -52,7 +128,8 @@ impl StorageRoot {
     pub fn open(path: &Path) -> Result<StorageRoot> {
         for dir in [path.to_path_buf(), path.join("meta"), path.join("data")] {
             fs::create_dir_all(&dir).map_err(|e| {
-                Error::io(
+                write_error(
+                    path,
                     format!("create storage root directory {}", dir.display()),
                     e,
                 )
@@ -64,7 +141,7 @@ impl StorageRoot {
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .map_err(|e| Error::io(format!("open {}", lock_path.display()), e))?;
+            .map_err(|e| write_error(path, format!("open {}", lock_path.display()), e))?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
@@ -80,27 +157,106 @@ impl StorageRoot {
             }
         }
         let db_path = path.join("meta").join("tablet_meta.redb");
-        let db = Database::create(&db_path).map_err(|e| {
-            Error::new(
-                StatusCode::MetaCorrupted,
-                format!(
-                    "cannot open the tablet metadata store {}: {e}",
-                    db_path.display()
-                ),
-            )
-        })?;
-        let txn = db
-            .begin_write()
-            .map_err(|e| store_err("begin tablet meta write", e))?;
-        txn.open_table(TABLETS)
-            .map_err(|e| store_err("open the tablets table", e))?;
-        txn.commit()
-            .map_err(|e| store_err("commit tablet meta init", e))?;
+        let db = open_store(path, &db_path)?;
         Ok(StorageRoot {
             path: path.to_path_buf(),
-            db,
+            db_path,
+            db: Mutex::new(Store::Open(db)),
+            failed: AtomicBool::new(false),
             _lock: lock,
         })
+    }
+
+    fn store(&self) -> MutexGuard<'_, Store> {
+        self.db.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the metadata store. An error redb latches (I/O) marks the store failed:
+    /// later calls fail at once until [`StorageRoot::reopen`] opens it again.
+    fn with_store<T>(
+        &self,
+        what: impl std::fmt::Display,
+        f: impl FnOnce(&Database) -> std::result::Result<T, redb::Error>,
+    ) -> Result<T> {
+        let mut store = self.store();
+        let db = match &*store {
+            Store::Open(db) => db,
+            Store::Failed(e) => {
+                return Err(Error::new(
+                    e.code,
+                    format!(
+                        "{what}: the tablet metadata store of {} failed earlier and is opened \
+                         again before the next write ({})",
+                        self.path.display(),
+                        e.message
+                    ),
+                ));
+            }
+        };
+        match f(db) {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                let fatal = latched(&e);
+                let err = store_error(&self.path, &what, e);
+                if fatal {
+                    tracing::error!(
+                        root = %self.path.display(),
+                        "the tablet metadata store failed; it is opened again before the next \
+                         write: {err}"
+                    );
+                    // Dropping the database releases its file, so it can be opened again.
+                    *store = Store::Failed(err.clone());
+                    self.failed.store(true, Ordering::SeqCst);
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Test support: fails the metadata store as an I/O error would.
+    #[cfg(test)]
+    pub fn fail_for_test(&self) {
+        *self.store() = Store::Failed(Error::new(StatusCode::Io, "a simulated I/O error"));
+        self.failed.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the metadata store failed and waits for [`StorageRoot::reopen`].
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::SeqCst)
+    }
+
+    /// Opens a failed metadata store again (redb recovers it to its last commit). Fails, and
+    /// stays failed, while that is impossible (the disk is still full, ...).
+    pub fn reopen(&self) -> Result<()> {
+        let mut store = self.store();
+        if let Store::Open(_) = &*store {
+            self.failed.store(false, Ordering::SeqCst);
+            return Ok(());
+        }
+        match open_store(&self.path, &self.db_path) {
+            Ok(db) => {
+                *store = Store::Open(db);
+                self.failed.store(false, Ordering::SeqCst);
+                tracing::info!(
+                    root = %self.path.display(),
+                    "the tablet metadata store is open again"
+                );
+                Ok(())
+            }
+            Err(e) => {
+                *store = Store::Failed(e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    /// Refuses a write of about `incoming` bytes into this root when it is at its flood stage.
+    pub fn check_flood_stage(&self, flood: &FloodStage, incoming: i64) -> Result<()> {
+        let (total, available) = self.capacity();
+        if flood.reached(total, available, incoming) {
+            return Err(flood.refusal(&self.path, total, available, incoming));
+        }
+        Ok(())
     }
 
     /// The cluster id stored in this root, if any.
@@ -137,36 +293,40 @@ impl StorageRoot {
             fs::rename(&tmp, &file)?;
             File::open(&self.path)?.sync_all()
         };
-        write().map_err(|e| Error::io(format!("write {}", file.display()), e))
+        write().map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            write_error(&self.path, format!("write {}", file.display()), e)
+        })
     }
 
     /// Every record in the store.
     pub fn load(&self) -> Result<Vec<Record>> {
-        let txn = self
-            .db
-            .begin_read()
-            .map_err(|e| store_err("begin tablet meta read", e))?;
-        let table = txn
-            .open_table(TABLETS)
-            .map_err(|e| store_err("open the tablets table", e))?;
-        let mut out = Vec::new();
-        for item in table.iter().map_err(|e| store_err("scan tablet meta", e))? {
-            let (k, v) = item.map_err(|e| store_err("read tablet meta", e))?;
-            let key = k.value();
-            let record = match serde_json::from_slice::<TabletMeta>(v.value()) {
-                Ok(m) if m.tablet_id == key => Ok(m),
-                Ok(m) => Err((
-                    key,
-                    format!(
-                        "the record under key {key} describes tablet {}",
-                        m.tablet_id
-                    ),
-                )),
-                Err(e) => Err((key, format!("undecodable JSON: {e}"))),
-            };
-            out.push(record);
-        }
-        Ok(out)
+        let raw = self.with_store("read the tablet records", |db| {
+            let txn = db.begin_read()?;
+            let table = txn.open_table(TABLETS)?;
+            let mut out = Vec::new();
+            for item in table.iter()? {
+                let (k, v) = item?;
+                out.push((k.value(), v.value().to_vec()));
+            }
+            Ok(out)
+        })?;
+        Ok(raw
+            .into_iter()
+            .map(
+                |(key, bytes)| match serde_json::from_slice::<TabletMeta>(&bytes) {
+                    Ok(m) if m.tablet_id == key => Ok(m),
+                    Ok(m) => Err((
+                        key,
+                        format!(
+                            "the record under key {key} describes tablet {}",
+                            m.tablet_id
+                        ),
+                    )),
+                    Err(e) => Err((key, format!("undecodable JSON: {e}"))),
+                },
+            )
+            .collect())
     }
 
     /// Commits one tablet's metadata (durably).
@@ -178,40 +338,28 @@ impl StorageRoot {
 
     /// Commits raw bytes under a key (tests use it to plant damaged records).
     pub fn put_raw(&self, tablet_id: i64, bytes: &[u8]) -> Result<()> {
-        let txn = self
-            .db
-            .begin_write()
-            .map_err(|e| store_err("begin tablet meta write", e))?;
-        {
-            let mut table = txn
-                .open_table(TABLETS)
-                .map_err(|e| store_err("open the tablets table", e))?;
-            table
-                .insert(tablet_id, bytes)
-                .map_err(|e| store_err(format!("write the meta of tablet {tablet_id}"), e))?;
-        }
-        txn.commit()
-            .map_err(|e| store_err(format!("commit the meta of tablet {tablet_id}"), e))
+        self.with_store(format!("commit the metadata of tablet {tablet_id}"), |db| {
+            let txn = db.begin_write()?;
+            {
+                let mut table = txn.open_table(TABLETS)?;
+                table.insert(tablet_id, bytes)?;
+            }
+            txn.commit()?;
+            Ok(())
+        })
     }
 
     /// Deletes one tablet's metadata (durably); whether it was there.
     pub fn delete(&self, tablet_id: i64) -> Result<bool> {
-        let txn = self
-            .db
-            .begin_write()
-            .map_err(|e| store_err("begin tablet meta write", e))?;
-        let existed = {
-            let mut table = txn
-                .open_table(TABLETS)
-                .map_err(|e| store_err("open the tablets table", e))?;
-            table
-                .remove(tablet_id)
-                .map_err(|e| store_err(format!("delete the meta of tablet {tablet_id}"), e))?
-                .is_some()
-        };
-        txn.commit()
-            .map_err(|e| store_err(format!("commit deleting tablet {tablet_id}"), e))?;
-        Ok(existed)
+        self.with_store(format!("delete the metadata of tablet {tablet_id}"), |db| {
+            let txn = db.begin_write()?;
+            let existed = {
+                let mut table = txn.open_table(TABLETS)?;
+                table.remove(tablet_id)?.is_some()
+            };
+            txn.commit()?;
+            Ok(existed)
+        })
     }
 
     /// The directory of a tablet in this root.

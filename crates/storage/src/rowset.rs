@@ -34,6 +34,9 @@ use parquet::file::properties::WriterProperties;
 use serde::Deserialize;
 use serde::Serialize;
 
+use crate::disk::parquet_write_error;
+use crate::disk::write_error;
+use crate::root::root_of_tablet_dir;
 use crate::types::arrow_schema;
 use crate::types::check_arrow_schema;
 
@@ -265,6 +268,24 @@ impl RowsetWriter {
         format!("{}_0.{DATA_EXT}", self.rowset_id)
     }
 
+    /// The error of a failed write of this rowset's file (DiskFull when the disk is full).
+    fn io_error(&self, what: impl std::fmt::Display, e: std::io::Error) -> Error {
+        write_error(
+            root_of_tablet_dir(&self.dir),
+            format!("tablet {}: {what}", self.tablet_id),
+            e,
+        )
+    }
+
+    /// [`RowsetWriter::io_error`] for the Parquet writer's errors.
+    fn parquet_error(&self, what: &str, e: parquet::errors::ParquetError) -> Error {
+        parquet_write_error(
+            root_of_tablet_dir(&self.dir),
+            format!("tablet {}: cannot {what}", self.tablet_id),
+            e,
+        )
+    }
+
     /// Appends a batch. Its columns must match the tablet's (names and types); a NULL in a NOT
     /// NULL column is refused.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
@@ -281,12 +302,13 @@ impl RowsetWriter {
         if self.writer.is_none() {
             let file = self.create_tmp()?;
             let w = ArrowWriter::try_new(file, self.schema.clone(), Some(writer_properties()))
-                .map_err(|e| parquet_err(self.tablet_id, "open the Parquet writer", e))?;
+                .map_err(|e| self.parquet_error("open the Parquet writer", e))?;
             self.writer = Some(w);
         }
-        if let Some(w) = self.writer.as_mut() {
-            w.write(&batch)
-                .map_err(|e| parquet_err(self.tablet_id, "write a batch", e))?;
+        if let Some(w) = self.writer.as_mut()
+            && let Err(e) = w.write(&batch)
+        {
+            return Err(self.parquet_error("write a batch", e));
         }
         self.rows += batch.num_rows() as i64;
         Ok(())
@@ -301,7 +323,7 @@ impl RowsetWriter {
             .create(true)
             .truncate(true)
             .open(&tmp)
-            .map_err(|e| Error::io(format!("create {}", tmp.display()), e))?;
+            .map_err(|e| self.io_error(format!("create {}", tmp.display()), e))?;
         self.tmp_path = Some(tmp);
         Ok(file)
     }
@@ -323,9 +345,9 @@ impl RowsetWriter {
             self.encoded = Some((BufWriter::with_capacity(1 << 20, file), 0));
         }
         if let Some((out, len)) = self.encoded.as_mut() {
-            out.write_all(bytes).map_err(|e| {
-                Error::io(format!("write rowset file of tablet {}", self.tablet_id), e)
-            })?;
+            if let Err(e) = out.write_all(bytes) {
+                return Err(self.io_error("write its rowset file", e));
+            }
             *len += bytes.len() as u64;
         }
         Ok(())
@@ -357,12 +379,9 @@ impl RowsetWriter {
                 "the rowset file should be {len} bytes but {got} came; nothing was kept"
             )));
         }
-        let file = out.into_inner().map_err(|e| {
-            Error::io(
-                format!("write rowset file of tablet {tablet_id}"),
-                e.into_error(),
-            )
-        })?;
+        let file = out
+            .into_inner()
+            .map_err(|e| self.io_error("write its rowset file", e.into_error()))?;
         let stored_rows = check_parquet_file(&file, &self.schema).map_err(bad)?;
         if stored_rows != rows {
             return Err(bad(format!(
@@ -387,23 +406,31 @@ impl RowsetWriter {
             )));
         }
         let file = match (self.writer.take(), self.encoded_file.take()) {
-            (Some(w), _) => Some(
-                w.into_inner()
-                    .map_err(|e| parquet_err(self.tablet_id, "finish the Parquet file", e))?,
-            ),
+            (Some(w), _) => match w.into_inner() {
+                Ok(f) => Some(f),
+                Err(e) => return Err(self.parquet_error("finish the Parquet file", e)),
+            },
             (None, file) => file,
         };
         if let (Some(file), Some(tmp)) = (file, self.tmp_path.clone()) {
+            let path = self.dir.join(self.file_name());
             let finish = || -> std::io::Result<u64> {
                 file.sync_all()?;
                 let len = file.metadata()?.len();
                 drop(file);
-                fs::rename(&tmp, self.dir.join(self.file_name()))?;
+                fs::rename(&tmp, &path)?;
                 File::open(&self.dir)?.sync_all()?;
                 Ok(len)
             };
-            let len = finish()
-                .map_err(|e| Error::io(format!("finish rowset file {}", tmp.display()), e))?;
+            let len = match finish() {
+                Ok(len) => len,
+                Err(e) => {
+                    // Not named by any metadata: neither name may stay (the tmp file goes
+                    // when the writer drops).
+                    let _ = fs::remove_file(&path);
+                    return Err(self.io_error(format!("finish rowset file {}", tmp.display()), e));
+                }
+            };
             self.tmp_path = None;
             bytes = i64::try_from(len).unwrap_or(i64::MAX);
             files.push(self.file_name());

@@ -54,6 +54,7 @@ fn engine(dir: &tempfile::TempDir, max_versions: usize) -> StorageEngine {
         &roots(dir),
         StorageOptions {
             tablet_max_versions: max_versions,
+            ..StorageOptions::default()
         },
     )
     .expect("open")

@@ -66,7 +66,11 @@ impl ErrorLog {
             ));
         }
         let path = dir.join(name);
-        std::fs::write(&path, text)?;
+        if let Err(e) = std::fs::write(&path, text) {
+            // A full disk: no half-written log stays behind.
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
         Ok(path)
     }
 }

@@ -39,8 +39,10 @@ use tonic::Response;
 use tonic::Status;
 use tonic::transport::Channel;
 
+mod checksum;
 mod clone;
 mod compaction;
+mod disk_full;
 mod flight;
 mod load;
 mod load_columns;

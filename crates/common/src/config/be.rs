@@ -30,6 +30,10 @@ crate::define_config! {
         report_tablet_interval_seconds: i32 = "60", mutable = false;
         /// Seconds a measured data size per storage root is reused in heartbeats and reports (free space is read fresh).
         report_disk_state_interval_seconds: i32 = "60", mutable = false;
+        /// Flood stage: a storage root whose usage reaches this percentage while its free space is at most storage_flood_stage_left_capacity_bytes refuses loads, clones and compactions (DiskFull) until space is freed.
+        storage_flood_stage_usage_percent: i32 = "95", mutable = false;
+        /// Flood stage: the free bytes at or below which a storage root that has also reached storage_flood_stage_usage_percent refuses writes.
+        storage_flood_stage_left_capacity_bytes: i64 = "1073741824", mutable = false;
         /// Largest Stream Load body this backend accepts, in MB.
         streaming_load_max_mb: i64 = "102400", mutable = false;
         /// A load into a tablet with more visible versions (rowsets) than this is refused ("too many versions") until compaction merges them.
@@ -230,6 +234,18 @@ impl BeConfig {
             return Err(Error::invalid(
                 "report_disk_state_interval_seconds must be at least 1",
             ));
+        }
+        if !(0..=100).contains(&self.storage_flood_stage_usage_percent) {
+            return Err(Error::invalid(format!(
+                "storage_flood_stage_usage_percent = {}: it must be between 0 and 100",
+                self.storage_flood_stage_usage_percent
+            )));
+        }
+        if self.storage_flood_stage_left_capacity_bytes < 0 {
+            return Err(Error::invalid(format!(
+                "storage_flood_stage_left_capacity_bytes = {} is negative",
+                self.storage_flood_stage_left_capacity_bytes
+            )));
         }
         if self.streaming_load_max_mb < 1 {
             return Err(Error::invalid("streaming_load_max_mb must be at least 1"));
@@ -459,6 +475,51 @@ mod tests {
         };
         off.validate()
             .expect("compaction off and immediate sweeps are allowed");
+    }
+
+    #[test]
+    fn flood_stage_keys_have_starrocks_defaults_and_are_checked() {
+        let c = BeConfig::default();
+        assert_eq!(
+            (
+                c.storage_flood_stage_usage_percent,
+                c.storage_flood_stage_left_capacity_bytes
+            ),
+            (95, 1_073_741_824)
+        );
+        let bad = [
+            (
+                BeConfig {
+                    storage_flood_stage_usage_percent: 101,
+                    ..BeConfig::default()
+                },
+                "storage_flood_stage_usage_percent",
+            ),
+            (
+                BeConfig {
+                    storage_flood_stage_usage_percent: -1,
+                    ..BeConfig::default()
+                },
+                "storage_flood_stage_usage_percent",
+            ),
+            (
+                BeConfig {
+                    storage_flood_stage_left_capacity_bytes: -1,
+                    ..BeConfig::default()
+                },
+                "storage_flood_stage_left_capacity_bytes",
+            ),
+        ];
+        for (c, key) in bad {
+            let e = c.validate().err().map(|e| e.message).unwrap_or_default();
+            assert!(e.contains(key), "{key}: {e}");
+        }
+        let always = BeConfig {
+            storage_flood_stage_usage_percent: 0,
+            storage_flood_stage_left_capacity_bytes: i64::MAX,
+            ..BeConfig::default()
+        };
+        always.validate().expect("the extremes are allowed");
     }
 
     #[test]
