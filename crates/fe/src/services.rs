@@ -337,6 +337,7 @@ impl FrontendService for FrontendServiceImpl {
             return Ok(Response::new(proto::AbortTxnReply {
                 ok: false,
                 error: e.message,
+                error_code: e.code.number(),
             }));
         }
         let reason = if req.reason.is_empty() {
@@ -349,10 +350,12 @@ impl FrontendService for FrontendServiceImpl {
                 Ok(()) => proto::AbortTxnReply {
                     ok: true,
                     error: String::new(),
+                    error_code: 0,
                 },
                 Err(e) => proto::AbortTxnReply {
                     ok: false,
                     error: e.message,
+                    error_code: e.code.number(),
                 },
             },
         ))

@@ -232,7 +232,22 @@ pub async fn commit(fe: &Arc<Frontend>, req: proto::CommitTxnRequest) -> Result<
         ],
         time_ms: common::clock::now_ms(),
     };
-    fe.journal.write(op, fe.write_timeout()).await?;
+    // A coordinator repeats a commit whose answer it lost (the leader died or the network
+    // broke after the entry was journaled): a repeat of a commit that took effect succeeds
+    // again, so the coordinator never mistakes a committed load for a failed one (and never
+    // drops the data of a committed transaction).
+    let status = |fe: &Arc<Frontend>| {
+        fe.journal
+            .state
+            .read(|s| s.catalog.txns.get(&req.txn_id).map(|t| t.status))
+    };
+    let already = matches!(status(fe), Some(TxnStatus::Committed | TxnStatus::Visible));
+    if !already
+        && let Err(e) = fe.journal.write(op, fe.write_timeout()).await
+        && !matches!(status(fe), Some(TxnStatus::Committed | TxnStatus::Visible))
+    {
+        return Err(e);
+    }
     let wait = Duration::from_millis(u64::from(req.wait_visible_ms));
     let deadline = Instant::now() + wait;
     loop {

@@ -82,41 +82,87 @@ pub async fn begin_txn(be: &Backend, msg: BeginTxnRequest) -> Result<BeginTxnRep
     Err(last)
 }
 
-/// Commits a transaction; tried again only when the FE certainly did not take it.
+/// Why a commit did not succeed.
+#[derive(Debug)]
+pub enum CommitError {
+    /// The FE refused it: the transaction is not committed.
+    Refused(String),
+    /// No answer could be had (the leader unreachable or changing, the journal write not
+    /// acknowledged): the transaction may or may not be committed.
+    Unknown(String),
+}
+
+/// How long a coordinator keeps repeating a commit whose outcome is unknown (a failover
+/// takes a few seconds).
+pub const COMMIT_RETRY_FOR: Duration = Duration::from_secs(30);
+
+/// Whether an error code from the FE leaves the outcome of a write open.
+fn outcome_unknown(code: u32) -> bool {
+    not_leader(code)
+        || code == StatusCode::Timeout.number()
+        || code == StatusCode::Internal.number()
+}
+
+/// Commits a transaction. The FE's commit is idempotent (a repeat of a commit that took
+/// effect succeeds again), so a failure that leaves the outcome open is tried again, against
+/// whichever FE leads, for up to [`COMMIT_RETRY_FOR`] and not past `deadline`.
 pub async fn commit_txn(
     be: &Backend,
     msg: CommitTxnRequest,
     timeout: Duration,
-) -> Result<CommitTxnReply, String> {
-    let mut last = String::new();
-    for attempt in 0..TRIES {
+    deadline: tokio::time::Instant,
+) -> Result<CommitTxnReply, CommitError> {
+    let give_up = (tokio::time::Instant::now() + COMMIT_RETRY_FOR).min(deadline);
+    let mut attempt = 0u32;
+    loop {
         if attempt > 0 {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        let (mut c, addr) = client(be)?;
-        match c.commit_txn(request(be, msg.clone(), timeout)).await {
-            Ok(r) => {
-                let r = r.into_inner();
-                if !r.ok && not_leader(r.error_code) {
-                    last = r.error;
-                    continue;
+        attempt += 1;
+        let last = match client(be) {
+            Err(e) => e,
+            Ok((mut c, addr)) => match c.commit_txn(request(be, msg.clone(), timeout)).await {
+                Ok(r) => {
+                    let r = r.into_inner();
+                    if r.ok {
+                        return Ok(r);
+                    }
+                    if !outcome_unknown(r.error_code) {
+                        return Err(CommitError::Refused(r.error));
+                    }
+                    format!("the leader frontend {addr} answered: {}", r.error)
                 }
-                return Ok(r);
-            }
-            Err(s) => {
-                return Err(format!(
+                Err(s) => format!(
                     "the commit of transaction {} at the leader frontend {addr} failed: {}",
                     msg.txn_id,
                     s.message()
-                ));
-            }
+                ),
+            },
+        };
+        if tokio::time::Instant::now() >= give_up {
+            return Err(CommitError::Unknown(last));
         }
+        tracing::info!(
+            txn_id = msg.txn_id,
+            attempt,
+            "commit outcome unknown, trying again: {last}"
+        );
     }
-    Err(last)
 }
 
-/// Aborts a transaction, best effort (logged).
-pub async fn abort_txn(be: &Backend, db: &str, txn_id: i64, reason: &str) {
+/// What an abort request established.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AbortOutcome {
+    /// The FE aborted the transaction (or it was aborted already).
+    Aborted,
+    /// The FE refused: the transaction is committed.
+    Committed,
+    /// No answer: the transaction's state is unknown.
+    Unknown,
+}
+
+/// Aborts a transaction at the leader FE (logged when it fails).
+pub async fn abort_txn(be: &Backend, db: &str, txn_id: i64, reason: &str) -> AbortOutcome {
     let msg = AbortTxnRequest {
         db: db.to_string(),
         txn_id,
@@ -127,13 +173,19 @@ pub async fn abort_txn(be: &Backend, db: &str, txn_id: i64, reason: &str) {
             .abort_txn(request(be, msg, ABORT_TIMEOUT))
             .await
             .map_err(|s| format!("{addr}: {}", s.message()))
-            .and_then(|r| {
-                let r = r.into_inner();
-                if r.ok { Ok(()) } else { Err(r.error) }
-            }),
+            .map(tonic::Response::into_inner),
         Err(e) => Err(e),
     };
-    if let Err(e) = result {
-        tracing::warn!(txn_id, "cannot abort the transaction: {e}");
+    match result {
+        Ok(r) if r.ok => AbortOutcome::Aborted,
+        Ok(r) if r.error_code == StatusCode::TxnStateInvalid.number() => AbortOutcome::Committed,
+        Ok(r) => {
+            tracing::warn!(txn_id, "cannot abort the transaction: {}", r.error);
+            AbortOutcome::Unknown
+        }
+        Err(e) => {
+            tracing::warn!(txn_id, "cannot abort the transaction: {e}");
+            AbortOutcome::Unknown
+        }
     }
 }

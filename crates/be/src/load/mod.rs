@@ -359,7 +359,7 @@ async fn coordinate(
         Ok(p) => p,
         Err(e) => {
             let why = format!("the frontend's load plan cannot be read: {e}");
-            fe_client::abort_txn(be, db, r.txn_id, &why).await;
+            let _ = fe_client::abort_txn(be, db, r.txn_id, &why).await;
             r.fail(why);
             return finish(r);
         }
@@ -368,10 +368,19 @@ async fn coordinate(
     let outcome = load_body(be, &plan, &opts, body, &mut r).await;
     match outcome {
         Ok(()) => {}
-        Err((why, backends)) => {
-            abort_everywhere(be, db, r.txn_id, &why, backends).await;
-            r.fail(why);
-        }
+        Err((why, backends)) => match abort_everywhere(be, db, r.txn_id, &why, backends).await {
+            fe_client::AbortOutcome::Aborted => r.fail(why),
+            // The commit took effect although its answer was lost: the load succeeded.
+            fe_client::AbortOutcome::Committed => {
+                r.status = "Publish Timeout";
+                r.message =
+                    "transaction commit successfully. But the data will be visible later".into();
+            }
+            fe_client::AbortOutcome::Unknown => r.fail(format!(
+                "{why}; the transaction's outcome is unknown (it may have committed): load again \
+                 with the same label to learn it"
+            )),
+        },
     }
     finish(r)
 }
@@ -513,6 +522,10 @@ async fn load_body(
     if let Err(e) = result {
         r.write_ms = ms(write);
         state.sink.abort();
+        // As StarRocks does, the rest of the body is read and dropped before the reply: a
+        // client still sending (a load that failed early, say on a full disk) then gets the
+        // reply instead of a broken connection.
+        drain(&mut stream, deadline, limit.saturating_sub(r.load_bytes)).await;
         return Err((e, backends(&state.sink)));
     }
     let considered = state.total - state.unselected;
@@ -559,7 +572,9 @@ async fn load_body(
         load_bytes: i64::try_from(r.load_bytes).unwrap_or(i64::MAX),
         wait_visible_ms: u32::try_from(wait.as_millis()).unwrap_or(u32::MAX),
     };
-    let reply = fe_client::commit_txn(be, commit, wait + Duration::from_secs(60)).await;
+    // A commit whose outcome is unknown is repeated until the load's deadline (at most
+    // fe_client::COMMIT_RETRY_FOR); then the transaction's fate is settled by an abort.
+    let reply = fe_client::commit_txn(be, commit, wait + Duration::from_secs(60), deadline).await;
     r.commit_ms = ms(t.elapsed());
     let backends = backends(&state.sink);
     match reply {
@@ -581,7 +596,9 @@ async fn load_body(
             )),
         },
         Ok(reply) => Err((reply.error, backends)),
-        Err(e) => Err((e, backends)),
+        Err(fe_client::CommitError::Refused(e) | fe_client::CommitError::Unknown(e)) => {
+            Err((e, backends))
+        }
     }
 }
 
@@ -608,16 +625,38 @@ async fn write_error_log(be: &Arc<Backend>, log: ErrorLog, txn_id: i64) -> Optio
     }
 }
 
-/// Aborts the transaction at the FE and drops the pending rowsets on the replicas (best
-/// effort; the FE aborts them too).
+/// Reads and drops what is left of a request body: at most `limit` bytes, until `deadline`.
+async fn drain<S, B, E>(stream: &mut S, deadline: tokio::time::Instant, limit: u64)
+where
+    S: futures::Stream<Item = Result<B, E>> + Unpin,
+    B: AsRef<[u8]>,
+{
+    let mut read = 0u64;
+    while read < limit {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(Ok(chunk))) => read += chunk.as_ref().len() as u64,
+            _ => return,
+        }
+    }
+}
+
+/// Aborts the transaction at the FE and, once the FE confirms the abort, drops the pending
+/// rowsets on the replicas (best effort; the FE drops them too). The abort and a commit whose
+/// answer was lost are ordered by the journal: when the FE answers that the transaction is
+/// committed, the replicas keep their rowsets (they are the load's data) and the load
+/// succeeded; when it cannot answer, nothing is dropped (the FE aborts a transaction that
+/// stays PREPARE past its timeout, and drops the rowsets then).
 async fn abort_everywhere(
     be: &Arc<Backend>,
     db: &str,
     txn_id: i64,
     why: &str,
     backends: Vec<(i64, String)>,
-) {
-    fe_client::abort_txn(be, db, txn_id, why).await;
+) -> fe_client::AbortOutcome {
+    let outcome = fe_client::abort_txn(be, db, txn_id, why).await;
+    if outcome != fe_client::AbortOutcome::Aborted {
+        return outcome;
+    }
     let cluster_id = be.storage.cluster_id().unwrap_or(0);
     for (backend_id, addr) in backends {
         tokio::spawn(async move {
@@ -643,6 +682,7 @@ async fn abort_everywhere(
             }
         });
     }
+    outcome
 }
 
 /// `?file=` of the error log request.

@@ -572,6 +572,10 @@ pub(crate) struct FakeTxns {
     next_txn: Mutex<i64>,
     /// Transactions a tablet report is told will never publish.
     never_publish: Mutex<BTreeSet<i64>>,
+    /// Transactions committed (a repeated commit succeeds again; an abort is refused).
+    committed: Mutex<BTreeSet<i64>>,
+    /// Commits whose answer is "lost": the commit takes effect, the answer is a timeout.
+    lost_commit_answers: Mutex<u32>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -640,6 +644,29 @@ impl FakeTxns {
     ) -> proto::CommitTxnReply {
         let req = req.into_inner();
         lock(&self.commits).push(req.clone());
+        let lose_answer = {
+            let mut n = lock(&self.lost_commit_answers);
+            let lose = *n > 0;
+            *n = n.saturating_sub(1);
+            lose
+        };
+        let timeout = || proto::CommitTxnReply {
+            ok: false,
+            error: "the journal write was not acknowledged in time".into(),
+            error_code: common::StatusCode::Timeout.number(),
+            ..Default::default()
+        };
+        if !lock(&self.committed).insert(req.txn_id) {
+            // Already committed: the same answer again (the real FE's commit is idempotent).
+            if lose_answer {
+                return timeout();
+            }
+            return proto::CommitTxnReply {
+                ok: true,
+                status: "VISIBLE".into(),
+                ..Default::default()
+            };
+        }
         let mut tablets = Vec::new();
         for p in &req.partition_ids {
             let mut versions = lock(&self.versions);
@@ -656,7 +683,9 @@ impl FakeTxns {
             .filter(|r| !r.ok)
             .map(|r| r.error)
             .collect();
-        if failed.is_empty() {
+        if lose_answer {
+            timeout()
+        } else if failed.is_empty() {
             proto::CommitTxnReply {
                 ok: true,
                 status: "VISIBLE".into(),
@@ -676,11 +705,25 @@ impl FakeTxns {
         lock(&self.aborts).contains(&txn_id)
     }
 
+    /// The next `n` commits take effect but answer with a timeout.
+    pub(crate) fn lose_commit_answers(&self, n: u32) {
+        *lock(&self.lost_commit_answers) = n;
+    }
+
     pub(crate) fn abort(&self, req: Request<proto::AbortTxnRequest>) -> proto::AbortTxnReply {
-        lock(&self.aborts).push(req.into_inner().txn_id);
+        let txn_id = req.into_inner().txn_id;
+        if lock(&self.committed).contains(&txn_id) {
+            return proto::AbortTxnReply {
+                ok: false,
+                error: format!("transaction {txn_id} is already VISIBLE"),
+                error_code: common::StatusCode::TxnStateInvalid.number(),
+            };
+        }
+        lock(&self.aborts).push(txn_id);
         proto::AbortTxnReply {
             ok: true,
             error: String::new(),
+            error_code: 0,
         }
     }
 
@@ -1258,6 +1301,72 @@ async fn stream_load_csv_with_enclose_escape_and_trim_space() {
         );
     }
     drop(c);
+    handle.shutdown().await;
+    let _ = stop_fe.send(());
+}
+
+/// Regression (fault-injection suite, kill -9 of the leader FE during loads): a commit that
+/// took effect but whose answer was lost must not be taken for a failure. The coordinator used
+/// to abort and drop the replicas' pending rowsets of a transaction the FE had committed, which
+/// then could never publish and blocked every later load of the partition.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_whose_answer_is_lost_is_neither_failed_nor_aborted() {
+    let _lock = machine_lock();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let txns = Arc::new(FakeTxns::default());
+    let (_reports, stop_fe) = fake_frontend_with(txns.clone()).await;
+    let handle = start(dir.path()).await;
+    assert!(heartbeat(hb(CLUSTER, BE, 1)).await.ok);
+    let mut c = backend_client(9060).await;
+    create_load_tablet(&mut c, 83_001).await;
+    txns.set_plan(vec![PlanTablet {
+        tablet_id: 83_001,
+        replicas: vec![replica(BACKEND_ID, 8060)],
+    }]);
+    let h = |pairs: &[(&'static str, &str)]| -> Vec<(&'static str, String)> {
+        pairs.iter().map(|(k, v)| (*k, v.to_string())).collect()
+    };
+
+    // One lost answer: the repeated commit finds the transaction committed: Success.
+    txns.lose_commit_answers(1);
+    let v = load_http(
+        h(&[ROOT, ("label", "lost1"), ("column_separator", ",")]),
+        b"1,a\n2,b\n".to_vec(),
+    )
+    .await;
+    assert_eq!(v["Status"], "Success", "{v}");
+    let txn1 = v["TxnId"].as_i64().expect("txn id");
+    assert!(!txns.aborted(txn1), "a committed load must not be aborted");
+    assert_eq!(
+        lock(&txns.commits)
+            .iter()
+            .filter(|c| c.txn_id == txn1)
+            .count(),
+        2,
+        "the commit is repeated once"
+    );
+
+    // Every answer lost until the load's deadline: the abort that settles the outcome is
+    // refused because the transaction is committed, so the load is reported committed (not
+    // failed) and the replica keeps the data.
+    txns.lose_commit_answers(u32::MAX);
+    let v = load_http(
+        h(&[
+            ROOT,
+            ("label", "lost2"),
+            ("column_separator", ","),
+            ("timeout", "3"),
+        ]),
+        b"3,c\n".to_vec(),
+    )
+    .await;
+    txns.lose_commit_answers(0);
+    assert_eq!(v["Status"], "Publish Timeout", "{v}");
+    let txn2 = v["TxnId"].as_i64().expect("txn id");
+    assert!(!txns.aborted(txn2));
+    let mut keys = keys_at(&handle, 83_001, 3);
+    keys.sort_unstable();
+    assert_eq!(keys, [1, 2, 3], "both loads' rows are on the replica");
     handle.shutdown().await;
     let _ = stop_fe.send(());
 }
