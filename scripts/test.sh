@@ -12,6 +12,8 @@ need_apt=()
 command -v mysql >/dev/null 2>&1 || need_apt+=(mariadb-client)
 command -v ss >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+# The fault-injection scenarios cut links between network namespaces with nftables.
+command -v nft >/dev/null 2>&1 || need_apt+=(nftables)
 if ((${#need_apt[@]})); then
     if [ "$(id -u)" = 0 ]; then
         echo "== installing ${need_apt[*]}"

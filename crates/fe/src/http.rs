@@ -23,6 +23,10 @@ pub fn router(fe: Arc<Frontend>) -> Router {
             axum::routing::post(synthetic_table),
         )
         .route(
+            "/api/_debug/clock_offset",
+            axum::routing::post(clock_offset),
+        )
+        .route(
             "/api/{db}/{table}/_stream_load",
             axum::routing::put(stream_load),
         )
@@ -89,6 +93,52 @@ async fn synthetic_table(
             )
         }
     }
+}
+
+#[derive(serde::Deserialize)]
+struct ClockParams {
+    ms: i64,
+}
+
+/// `POST /api/_debug/clock_offset?ms=N`: sets the offset added to this frontend's clock (the
+/// fault-injection suite's clock skew); 403 unless `debug_enable_fault_injection = true`.
+async fn clock_offset(
+    State(fe): State<Arc<Frontend>>,
+    query: Result<axum::extract::Query<ClockParams>, axum::extract::rejection::QueryRejection>,
+) -> impl IntoResponse {
+    if !fe.file_config.debug_enable_fault_injection {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({
+                "status": "FAILED",
+                "code": common::StatusCode::PermissionDenied.number(),
+                "msg": "fault injection is off: set debug_enable_fault_injection = true in \
+                        fe.conf (test clusters only)",
+            })),
+        );
+    }
+    let p = match query {
+        Ok(axum::extract::Query(p)) => p,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({
+                    "status": "FAILED",
+                    "code": common::StatusCode::InvalidArgument.number(),
+                    "msg": format!("ms (an integer number of milliseconds) is required: {e}"),
+                })),
+            );
+        }
+    };
+    common::clock::set_offset_ms(p.ms);
+    tracing::warn!(
+        offset_ms = p.ms,
+        "clock offset changed by the fault injector"
+    );
+    (
+        StatusCode::OK,
+        Json(json!({"status": "OK", "offset_ms": p.ms})),
+    )
 }
 
 async fn bootstrap(State(fe): State<Arc<Frontend>>) -> impl IntoResponse {

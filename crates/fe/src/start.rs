@@ -363,6 +363,7 @@ pub async fn start(config: FeConfig, helper: Option<&str>) -> Result<FeHandle> {
     tokio::spawn(crate::txn::run_daemon(fe.clone()));
     tokio::spawn(crate::repair::run(fe.clone()));
     fe.journal.spawn_failover_watch(fe.shutdown.subscribe());
+    fe.journal.spawn_role_log(fe.shutdown.subscribe());
     tokio::spawn(watch_membership(fe.clone(), exit_tx, registered.is_some()));
     // The lock lives as long as the process.
     std::mem::forget(lock);

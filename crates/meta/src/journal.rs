@@ -213,6 +213,45 @@ impl Journal {
         ));
     }
 
+    /// Starts the background task that logs every change of this node's raft role, one line
+    /// per change: `raft role: LEADER term=T` (the fault-injection suite checks from these
+    /// lines that no two frontends led the same term).
+    pub fn spawn_role_log(&self, mut shutdown: watch::Receiver<bool>) {
+        let mut metrics = self.raft.metrics();
+        let node_id = self.node_id;
+        tokio::spawn(async move {
+            let mut last: Option<(ServerState, u64)> = None;
+            loop {
+                let now = {
+                    let m = metrics.borrow_watched();
+                    (m.state, m.current_term)
+                };
+                // Only role changes, and a leader's new term, are worth a line.
+                let changed = match last {
+                    None => true,
+                    Some((state, term)) => {
+                        state != now.0 || (now.0 == ServerState::Leader && term != now.1)
+                    }
+                };
+                if changed {
+                    let role = match now.0 {
+                        ServerState::Leader => "LEADER",
+                        ServerState::Candidate => "CANDIDATE",
+                        ServerState::Follower => "FOLLOWER",
+                        ServerState::Learner => "LEARNER",
+                        ServerState::Shutdown => "SHUTDOWN",
+                    };
+                    tracing::info!(node_id, "raft role: {role} term={}", now.1);
+                    last = Some(now);
+                }
+                tokio::select! {
+                    r = metrics.changed() => if r.is_err() { return },
+                    _ = shutdown.changed() => return,
+                }
+            }
+        });
+    }
+
     /// Whether this node is the leader now.
     pub fn is_leader(&self) -> bool {
         self.raft.metrics().borrow_watched().state == ServerState::Leader

@@ -12,6 +12,8 @@
 //! - every process a test starts is killed by pid when the [`Cluster`] is dropped, and when a
 //!   test fails the tail of every node's log is printed.
 
+pub mod chaos;
+pub mod netns;
 pub mod slt;
 
 use std::collections::BTreeMap;
@@ -44,6 +46,11 @@ pub fn tessera_binary() -> PathBuf {
         return PathBuf::from(p);
     }
     let exe = std::env::current_exe().expect("the test knows its own path");
+    // Test binaries live in target/<profile>/deps, tools (tessera-chaos) in target/<profile>.
+    let beside = exe.parent().map(|d| d.join("tessera"));
+    if let Some(b) = beside.filter(|b| b.exists()) {
+        return b;
+    }
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
@@ -300,6 +307,18 @@ pub const BRPC_PORT: u16 = 8060;
 /// A plain `GET path` over HTTP/1.1 (no TLS, no redirects): the status code and the body, or
 /// `None` when nothing answers within `timeout`.
 pub fn http_get(ip: &str, port: u16, path: &str, timeout: Duration) -> Option<(u16, String)> {
+    http_request("GET", ip, port, path, timeout)
+}
+
+/// A bodiless `method path` over HTTP/1.1: the status code and the body, or `None` when
+/// nothing answers within `timeout`.
+pub fn http_request(
+    method: &str,
+    ip: &str,
+    port: u16,
+    path: &str,
+    timeout: Duration,
+) -> Option<(u16, String)> {
     use std::io::Write;
     let addr: SocketAddr = format!("{ip}:{port}").parse().ok()?;
     let mut s = TcpStream::connect_timeout(&addr, timeout).ok()?;
@@ -307,7 +326,7 @@ pub fn http_get(ip: &str, port: u16, path: &str, timeout: Duration) -> Option<(u
     s.set_write_timeout(Some(timeout)).ok()?;
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: {ip}:{port}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {ip}:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     )
     .ok()?;
     let mut raw = Vec::new();
@@ -395,6 +414,10 @@ pub struct Cluster {
     pub base_conf: Vec<(String, String)>,
     /// Config lines every backend gets.
     pub be_base_conf: Vec<(String, String)>,
+    /// The network namespaces, when the nodes run in their own (see [`Cluster::new_netns`]).
+    pub net: Option<netns::Net>,
+    /// tmpfs mounts to undo on drop.
+    mounts: Vec<PathBuf>,
 }
 
 impl Cluster {
@@ -440,6 +463,109 @@ impl Cluster {
                 ("sys_log_level".into(), "INFO".into()),
             ],
             be_base_conf: vec![("sys_log_level".into(), "INFO".into())],
+            net: None,
+            mounts: Vec::new(),
+        }
+    }
+
+    /// Like [`Cluster::new`], with every node in a network namespace of its own (frontend `i`
+    /// at `10.213.0.i`, backend `i` at `10.213.0.(100+i)`, see [`netns`]); the calling thread
+    /// moves into the clients' namespace, so its statements reach the nodes. `Err` when
+    /// namespaces cannot be used here (not root, `ip` or `nft` missing).
+    pub fn new_netns(name: &str, frontends: u8, backends: u8) -> Result<Cluster, String> {
+        let mut c = Cluster::new(name);
+        let mut hosts: Vec<(String, u8)> = Vec::new();
+        for i in 1..=frontends {
+            hosts.push((format!("fe{i}"), i));
+        }
+        for i in 1..=backends {
+            hosts.push((format!("be{i}"), 100 + i));
+        }
+        let refs: Vec<(&str, u8)> = hosts.iter().map(|(h, o)| (h.as_str(), *o)).collect();
+        let mut net = netns::Net::create(&refs)?;
+        net.enter_clients()?;
+        c.net = Some(net);
+        Ok(c)
+    }
+
+    /// The address of frontend `i`.
+    pub fn fe_ip(&self, i: u8) -> String {
+        match &self.net {
+            Some(n) => n.addr(&format!("fe{i}")),
+            None => ip(i),
+        }
+    }
+
+    /// The address of backend `i`.
+    pub fn be_ip(&self, i: u8) -> String {
+        match &self.net {
+            Some(n) => n.addr(&format!("be{i}")),
+            None => ip(i),
+        }
+    }
+
+    /// The network namespaces (panics on a loopback cluster).
+    pub fn net(&mut self) -> &mut netns::Net {
+        self.net
+            .as_mut()
+            .expect("this cluster was not started with Cluster::new_netns")
+    }
+
+    /// Mounts a tmpfs of `size_mb` MiB on `dir` (created if missing), unmounted on drop: a
+    /// small disk that fills up.
+    pub fn mount_tmpfs(&mut self, dir: &Path, size_mb: u64) -> Result<(), String> {
+        fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size_mb}m"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "mount tmpfs on {} failed: {}",
+                dir.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        self.mounts.push(dir.to_path_buf());
+        Ok(())
+    }
+
+    /// The pid of frontend `i`, when running.
+    pub fn fe_pid(&self, i: u8) -> Option<u32> {
+        self.nodes
+            .get(&i)
+            .and_then(|n| n.child.as_ref())
+            .map(Child::id)
+    }
+
+    /// The pid of backend `i`, when running.
+    pub fn be_pid(&self, i: u8) -> Option<u32> {
+        self.bes
+            .get(&i)
+            .and_then(|n| n.child.as_ref())
+            .map(Child::id)
+    }
+
+    /// Runs the child in `host`'s namespace when the cluster has namespaces.
+    fn place(&self, cmd: &mut Command, host: &str) {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let Some(net) = &self.net else {
+            return;
+        };
+        let f = net
+            .namespace_file(host)
+            .unwrap_or_else(|e| panic!("namespace of {host}: {e}"));
+        // SAFETY: setns is async-signal-safe; the file stays open in the closure until exec.
+        #[allow(unsafe_code)]
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
         }
     }
 
@@ -459,7 +585,7 @@ impl Cluster {
         fs::create_dir_all(dir.join("conf")).expect("create conf dir");
         let mut text = format!(
             "# test node {i}\npriority_networks = {}/32\nmeta_dir = {}\n",
-            ip(i),
+            self.fe_ip(i),
             dir.join("meta").display()
         );
         for (k, v) in &self.base_conf {
@@ -490,9 +616,10 @@ impl Cluster {
             .stderr(log);
         if let Some(h) = helper {
             cmd.arg("--helper")
-                .arg(format!("{}:{EDIT_LOG_PORT}", ip(h)));
+                .arg(format!("{}:{EDIT_LOG_PORT}", self.fe_ip(h)));
         }
         die_with_parent(&mut cmd);
+        self.place(&mut cmd, &format!("fe{i}"));
         cmd.spawn().expect("spawn tessera fe")
     }
 
@@ -511,7 +638,9 @@ impl Cluster {
                 );
             }
             // The ports are bound early in start-up; the node is ready when it answers SQL.
-            if port_open(&ip(i), QUERY_PORT) && mysql(&ip(i), QUERY_PORT, "SELECT 1").is_ok() {
+            if port_open(&self.fe_ip(i), QUERY_PORT)
+                && mysql(&self.fe_ip(i), QUERY_PORT, "SELECT 1").is_ok()
+            {
                 break;
             }
             if Instant::now() > deadline {
@@ -635,7 +764,7 @@ impl Cluster {
 
     /// One statement on node `i`.
     pub fn sql(&self, i: u8, sql: &str) -> Result<Rows, MysqlError> {
-        mysql(&ip(i), QUERY_PORT, sql)
+        mysql(&self.fe_ip(i), QUERY_PORT, sql)
     }
 
     /// One statement on node `i` that must succeed.
@@ -646,7 +775,7 @@ impl Cluster {
 
     /// Several statements on one connection to node `i`.
     pub fn session(&self, i: u8, statements: &[&str]) -> Vec<Result<Rows, MysqlError>> {
-        mysql_session(&ip(i), QUERY_PORT, "root", "", statements)
+        mysql_session(&self.fe_ip(i), QUERY_PORT, "root", "", statements)
     }
 
     /// `SHOW FRONTENDS` on node `i`, keyed by IP.
@@ -705,7 +834,7 @@ impl Cluster {
         value: &str,
         timeout: Duration,
     ) {
-        let ip_t = ip(target);
+        let ip_t = self.fe_ip(target);
         wait_until(
             timeout,
             &format!("node {asked} to show node {target} with {column} = {value}"),
@@ -740,7 +869,7 @@ impl Cluster {
         fs::create_dir_all(dir.join("conf")).expect("create conf dir");
         let mut text = format!(
             "# test backend {i}\npriority_networks = {}/32\nstorage_root_path = {}\nsys_log_dir = {}\n",
-            ip(i),
+            self.be_ip(i),
             dir.join("storage").display(),
             dir.join("log").display()
         );
@@ -771,12 +900,18 @@ impl Cluster {
             .stdout(log.try_clone().expect("clone log handle"))
             .stderr(log);
         die_with_parent(&mut cmd);
+        self.place(&mut cmd, &format!("be{i}"));
         cmd.spawn().expect("spawn tessera be")
     }
 
     /// `GET /api/health` on backend `i`: the body when it answers 200.
     pub fn be_health(&self, i: u8) -> Option<String> {
-        match http_get(&ip(i), BE_HTTP_PORT, "/api/health", Duration::from_secs(2)) {
+        match http_get(
+            &self.be_ip(i),
+            BE_HTTP_PORT,
+            "/api/health",
+            Duration::from_secs(2),
+        ) {
             Some((200, body)) => Some(body),
             _ => None,
         }
@@ -893,7 +1028,10 @@ impl Cluster {
             };
             self.sql_ok(
                 1,
-                &format!("ALTER SYSTEM ADD {role} \"{}:{EDIT_LOG_PORT}\"", ip(i)),
+                &format!(
+                    "ALTER SYSTEM ADD {role} \"{}:{EDIT_LOG_PORT}\"",
+                    self.fe_ip(i)
+                ),
             );
             self.start_fe(i, Some(1));
         }
@@ -941,18 +1079,21 @@ impl Drop for Cluster {
                 let _ = c.wait();
             }
         }
+        for m in self.mounts.drain(..) {
+            let _ = Command::new("umount").arg("-l").arg(&m).status();
+        }
         if panicking {
             for i in ids {
                 eprintln!(
                     "----- node {i} ({}) log tail -----\n{}",
-                    ip(i),
+                    self.fe_ip(i),
                     self.log_tail(i, 60)
                 );
             }
             for i in be_ids {
                 eprintln!(
                     "----- backend {i} ({}) log tail -----\n{}",
-                    ip(i),
+                    self.be_ip(i),
                     self.be_log_tail(i, 60)
                 );
             }

@@ -7,6 +7,7 @@
 mod backend_process;
 mod backends;
 mod bad_input;
+mod chaos;
 mod failover;
 mod forward;
 mod journal;
