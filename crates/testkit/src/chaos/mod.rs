@@ -73,6 +73,7 @@ pub fn scenarios(duration: Duration) -> Vec<Scenario> {
         one("pause-be", Fault::PauseBe),
         one("clock-skew", Fault::ClockSkew),
         one("disk-full", Fault::DiskFull),
+        one("membership", Fault::Membership),
         Scenario {
             name: "mixed",
             faults: Fault::ALL.to_vec(),
@@ -240,17 +241,31 @@ pub fn run(scenario: &Scenario, seed: u64) -> Report {
 
     // The nemesis.
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut nemesis = Nemesis::new(FOLLOWERS + OBSERVERS, BACKENDS);
+    let mut nemesis = Nemesis::new(FOLLOWERS + OBSERVERS, FOLLOWERS, BACKENDS);
     let faults_start = Instant::now();
     log(t0, "clients started; faults begin");
     while faults_start.elapsed() < scenario.duration {
         std::thread::sleep(Duration::from_millis(rng.random_range(1000..3000)));
-        let fault = scenario.faults[rng.random_range(0..scenario.faults.len())];
-        let what = nemesis.inject(&mut c, fault, &mut rng);
-        log(t0, &what);
-        report
-            .faults
-            .push(format!("{:.1}s {what}", t0.elapsed().as_secs_f64()));
+        // A mixed scenario sometimes breaks two things at once.
+        let at_once = if scenario.faults.len() > 1 && rng.random_bool(0.3) {
+            2
+        } else {
+            1
+        };
+        let mut chosen: Vec<Fault> = Vec::new();
+        while chosen.len() < at_once {
+            let f = scenario.faults[rng.random_range(0..scenario.faults.len())];
+            if !chosen.contains(&f) {
+                chosen.push(f);
+            }
+        }
+        for fault in chosen {
+            let what = nemesis.inject(&mut c, fault, &mut rng);
+            log(t0, &what);
+            report
+                .faults
+                .push(format!("{:.1}s {what}", t0.elapsed().as_secs_f64()));
+        }
         std::thread::sleep(Duration::from_millis(rng.random_range(2000..6000)));
         nemesis.recover(&mut c);
         log(t0, "recovered");

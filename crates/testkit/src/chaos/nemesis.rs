@@ -37,11 +37,15 @@ pub enum Fault {
     ClockSkew,
     /// A backend's storage filled to the last byte.
     DiskFull,
+    /// A membership change: a frontend other than the leader dropped (and added back, with a
+    /// wiped meta_dir, at recovery), or a backend decommissioned (its decommission cancelled
+    /// at recovery, or, once it was dropped, the backend added back with empty storage).
+    Membership,
 }
 
 impl Fault {
     /// Every fault.
-    pub const ALL: [Fault; 10] = [
+    pub const ALL: [Fault; 11] = [
         Fault::PartitionHalves,
         Fault::IsolateLeader,
         Fault::OneWay,
@@ -52,6 +56,7 @@ impl Fault {
         Fault::PauseBe,
         Fault::ClockSkew,
         Fault::DiskFull,
+        Fault::Membership,
     ];
 
     /// Its name in reports.
@@ -67,6 +72,7 @@ impl Fault {
             Fault::PauseBe => "pause-be",
             Fault::ClockSkew => "clock-skew",
             Fault::DiskFull => "disk-full",
+            Fault::Membership => "membership",
         }
     }
 }
@@ -83,11 +89,18 @@ pub struct Nemesis {
     paused_be: BTreeSet<u8>,
     skewed: BTreeSet<u8>,
     fillers: Vec<PathBuf>,
+    /// Frontends dropped from the cluster (to add back), with their role.
+    dropped_fe: Vec<(u8, &'static str)>,
+    /// Backends being decommissioned.
+    decommissioned: BTreeSet<u8>,
+    /// How many frontends are followers (the rest are observers).
+    followers: u8,
 }
 
 impl Nemesis {
-    /// A nemesis for frontends and backends `1..=n`.
-    pub fn new(frontends: u8, backends: u8) -> Nemesis {
+    /// A nemesis for frontends `1..=frontends` (the first `followers` of them followers) and
+    /// backends `1..=backends`.
+    pub fn new(frontends: u8, followers: u8, backends: u8) -> Nemesis {
         Nemesis {
             frontends: (1..=frontends).collect(),
             backends: (1..=backends).collect(),
@@ -97,7 +110,33 @@ impl Nemesis {
             paused_be: BTreeSet::new(),
             skewed: BTreeSet::new(),
             fillers: Vec::new(),
+            dropped_fe: Vec::new(),
+            decommissioned: BTreeSet::new(),
+            followers,
         }
+    }
+
+    /// Runs `sql` on any frontend that answers, for up to 30 s; `Err` with the last error.
+    fn admin(&self, c: &Cluster, sql: &str) -> Result<(), String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let mut last = String::new();
+        while std::time::Instant::now() < deadline {
+            for &i in &self.frontends {
+                if self.dropped_fe.iter().any(|(d, _)| *d == i) {
+                    continue;
+                }
+                match c.sql(i, sql) {
+                    Ok(_) => return Ok(()),
+                    // A refusal (not a lost connection) is final.
+                    Err(e) if e.code != 0 && !e.message.contains("leader") => {
+                        return Err(e.to_string());
+                    }
+                    Err(e) => last = e.to_string(),
+                }
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        Err(last)
     }
 
     /// The frontend that says it leads, if one answers.
@@ -230,6 +269,48 @@ impl Nemesis {
                 self.fillers.push(filler);
                 format!("disk of be{i} filled ({} MiB)", written >> 20)
             }
+            Fault::Membership => {
+                if rng.random_bool(0.5) {
+                    let leader = self.leader(c);
+                    let candidates: Vec<u8> = self
+                        .frontends
+                        .iter()
+                        .copied()
+                        .filter(|&i| Some(i) != leader && i != 1)
+                        .collect();
+                    let i = pick(&candidates, rng);
+                    let role = if i <= self.followers {
+                        "FOLLOWER"
+                    } else {
+                        "OBSERVER"
+                    };
+                    let sql = format!("ALTER SYSTEM DROP {role} \"{}:9010\"", c.fe_ip(i));
+                    match self.admin(c, &sql) {
+                        Ok(()) => {
+                            // A dropped frontend stops by itself; make sure, then wipe it.
+                            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+                            while c.is_running(i) && std::time::Instant::now() < deadline {
+                                std::thread::sleep(Duration::from_millis(100));
+                            }
+                            c.kill(i);
+                            let _ = std::fs::remove_dir_all(c.node_dir(i).join("meta"));
+                            self.dropped_fe.push((i, role));
+                            format!("{sql} (meta_dir wiped)")
+                        }
+                        Err(e) => format!("{sql} refused: {e}"),
+                    }
+                } else {
+                    let i = pick(&self.backends, rng);
+                    let sql = format!("ALTER SYSTEM DECOMMISSION BACKEND \"{}:9050\"", c.be_ip(i));
+                    match self.admin(c, &sql) {
+                        Ok(()) => {
+                            self.decommissioned.insert(i);
+                            sql
+                        }
+                        Err(e) => format!("{sql} refused: {e}"),
+                    }
+                }
+            }
         }
     }
 
@@ -258,6 +339,46 @@ impl Nemesis {
         }
         for i in std::mem::take(&mut self.killed_fe) {
             c.start_fe(i, None);
+        }
+        for i in std::mem::take(&mut self.decommissioned) {
+            let addr = format!("\"{}:9050\"", c.be_ip(i));
+            // Still in the cluster: cancel. Dropped already: add it back as a new, empty
+            // backend (a replacement machine).
+            let ip = c.be_ip(i);
+            let present = crate::wait_until(Duration::from_secs(60), "SHOW BACKENDS", || {
+                self.frontends.iter().find_map(|&f| {
+                    let rows = c.sql(f, "SHOW BACKENDS").ok()?;
+                    Some(rows.maps().iter().any(|m| m.get("IP") == Some(&ip)))
+                })
+            });
+            if present {
+                let _ = self.admin(c, &format!("CANCEL DECOMMISSION BACKEND {addr}"));
+            } else {
+                c.kill_be(i);
+                let storage = c.be_dir(i).join("storage");
+                if let Ok(entries) = std::fs::read_dir(&storage) {
+                    for e in entries.flatten() {
+                        let p = e.path();
+                        let _ = if p.is_dir() {
+                            std::fs::remove_dir_all(&p)
+                        } else {
+                            std::fs::remove_file(&p)
+                        };
+                    }
+                }
+                c.start_be(i);
+                if let Err(e) = self.admin(c, &format!("ALTER SYSTEM ADD BACKEND {addr}")) {
+                    panic!("cannot add backend {i} back: {e}");
+                }
+            }
+        }
+        for (i, role) in std::mem::take(&mut self.dropped_fe) {
+            let sql = format!("ALTER SYSTEM ADD {role} \"{}:9010\"", c.fe_ip(i));
+            if let Err(e) = self.admin(c, &sql) {
+                panic!("cannot add frontend {i} back: {e}");
+            }
+            let helper = self.leader(c).unwrap_or(1);
+            c.start_fe(i, Some(helper));
         }
     }
 }

@@ -81,6 +81,11 @@ fn chaos_disk_full() {
 }
 
 #[test]
+fn chaos_membership() {
+    run("membership", 22);
+}
+
+#[test]
 fn chaos_mixed() {
     run("mixed", 21);
 }
