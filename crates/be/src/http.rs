@@ -50,8 +50,52 @@ pub(crate) fn router(be: Arc<Backend>) -> Router {
         )
         .route("/api/_load_error_log", get(crate::load::load_error_log))
         .route("/api/checksum", get(checksum))
+        .route(
+            "/api/_debug/clock_offset",
+            axum::routing::post(clock_offset),
+        )
         .fallback(not_found)
         .with_state(be)
+}
+
+/// `POST /api/_debug/clock_offset?ms=N`: sets the offset added to this backend's clock (the
+/// fault-injection suite's clock skew); 403 unless `debug_enable_fault_injection = true`.
+async fn clock_offset(
+    State(be): State<Arc<Backend>>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Response {
+    if !be.config.debug_enable_fault_injection {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({
+                "status": "FAILED",
+                "code": common::StatusCode::PermissionDenied.number(),
+                "msg": "fault injection is off: set debug_enable_fault_injection = true in \
+                        be.conf (test clusters only)",
+            })),
+        )
+            .into_response();
+    }
+    let params = match query {
+        Ok(Query(p)) => p,
+        Err(e) => {
+            return failed(Error::invalid(format!(
+                "the query string cannot be read: {e}"
+            )));
+        }
+    };
+    let ms = match params.get("ms").map(|v| v.trim().parse::<i64>()) {
+        Some(Ok(ms)) => ms,
+        _ => {
+            return failed(Error::invalid(
+                "ms (an integer number of milliseconds) is required: \
+                 /api/_debug/clock_offset?ms=<offset>",
+            ));
+        }
+    };
+    common::clock::set_offset_ms(ms);
+    tracing::warn!(offset_ms = ms, "clock offset changed by the fault injector");
+    Json(json!({"status": "OK", "offset_ms": ms})).into_response()
 }
 
 /// `backend_id` is -1 and `cluster_id` 0 until a heartbeat names them.

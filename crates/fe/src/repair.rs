@@ -1139,6 +1139,8 @@ fn start_clone(
         s.stats.scheduled += 1;
     }
     let backends = fe.journal.state.read(|s| s.catalog.backends.clone());
+    // Everything the source published, not only what is visible (see clone_target_version).
+    let clone_version = sched::repair::clone_target_version(&src, loc.visible_version);
     let req = backends
         .get(&src.backend_id)
         .map(|b| proto::CloneTabletRequest {
@@ -1147,7 +1149,7 @@ fn start_clone(
             table_id: loc.table_id,
             partition_id: loc.partition_id,
             schema: loc.schema.clone(),
-            version: loc.visible_version,
+            version: clone_version,
             src_host: b.host.clone(),
             src_brpc_port: u32::from(b.status.brpc_port),
             src_backend_id: b.id,
@@ -1166,7 +1168,7 @@ fn start_clone(
         src = src.backend_id,
         dest = dest_be,
         replica = dest_replica,
-        version = loc.visible_version,
+        version = clone_version,
         "clone scheduled"
     );
     tokio::spawn(async move {

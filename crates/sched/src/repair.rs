@@ -544,10 +544,35 @@ pub fn clone_timeout_ms(tablet_bytes: i64, min_s: i64, max_s: i64) -> i64 {
     seconds.max(min_s).min(max_s).saturating_mul(1000)
 }
 
+/// The version a clone copies up to: everything the source has published, which may be
+/// above the partition's visible version. A committed load waits until a quorum of each
+/// tablet's replicas published it; when the replicas that had it were rebuilt or replaced
+/// meanwhile, it may live on fewer than a quorum. Cloning only to the visible version would
+/// then never give it its quorum, and it (and every later load of the partition) would stay
+/// invisible while the clones "succeed" forever (found by the fault-injection suite).
+pub fn clone_target_version(source: &ReplicaView, visible_version: i64) -> i64 {
+    source.version.max(visible_version)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::health::BackendView;
+
+    #[test]
+    fn a_clone_copies_what_the_source_published_beyond_the_visible_version() {
+        // Visible 8; the load of version 9 is committed and published on one replica only.
+        let source = rep(11, 1, 9);
+        assert_eq!(clone_target_version(&source, 8), 9);
+        // Never below the visible version.
+        assert_eq!(clone_target_version(&rep(12, 2, 8), 8), 8);
+        // choose_source prefers the replica that has the committed version.
+        let replicas = vec![rep(11, 1, 9), rep(12, 2, 8), rep(13, 3, 8)];
+        let Choice::Chosen(chosen) = choose_source(&replicas, 8, &loads(3), Some(2)) else {
+            panic!("a source is chosen");
+        };
+        assert_eq!(clone_target_version(&chosen, 8), 9);
+    }
 
     const GB: i64 = 1 << 30;
 

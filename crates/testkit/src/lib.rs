@@ -1082,6 +1082,9 @@ impl Drop for Cluster {
         for m in self.mounts.drain(..) {
             let _ = Command::new("umount").arg("-l").arg(&m).status();
         }
+        // The namespaces go before the lock does (fields drop after this body, the lock
+        // first): the next cluster must not create them while these are being removed.
+        drop(self.net.take());
         if panicking {
             for i in ids {
                 eprintln!(

@@ -64,6 +64,8 @@ crate::define_config! {
         disable_storage_page_cache: bool = "false", mutable = false;
         /// Test-only: offset (ms) added to this node's clock, to simulate clock skew.
         debug_clock_offset_ms: i64 = "0", mutable = false;
+        /// Test-only: allows POST /api/_debug/clock_offset?ms=N, which moves this node's clock while it runs (the fault-injection suite's clock skew). Never on a production cluster.
+        debug_enable_fault_injection: bool = "false", mutable = false;
     }
 }
 

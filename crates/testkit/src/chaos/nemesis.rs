@@ -33,7 +33,7 @@ pub enum Fault {
     PauseLeader,
     /// SIGSTOP of a backend, SIGCONT at recovery.
     PauseBe,
-    /// A frontend's clock moved by up to ±30 s while it runs.
+    /// A frontend's or backend's clock moved by up to ±30 s while it runs.
     ClockSkew,
     /// A backend's storage filled to the last byte.
     DiskFull,
@@ -87,7 +87,8 @@ pub struct Nemesis {
     killed_be: BTreeSet<u8>,
     paused_fe: BTreeSet<u8>,
     paused_be: BTreeSet<u8>,
-    skewed: BTreeSet<u8>,
+    /// Nodes whose clock was moved: (address, HTTP port).
+    skewed: BTreeSet<(String, u16)>,
     fillers: Vec<PathBuf>,
     /// Frontends dropped from the cluster (to add back), with their role.
     dropped_fe: Vec<(u8, &'static str)>,
@@ -256,11 +257,17 @@ impl Nemesis {
                 format!("SIGSTOP be{i}")
             }
             Fault::ClockSkew => {
-                let i = pick(&self.frontends, rng);
                 let ms: i64 = rng.random_range(-30_000..=30_000);
-                set_clock(c, i, ms);
-                self.skewed.insert(i);
-                format!("clock of fe{i} moved by {ms} ms")
+                let (host, ip, port) = if rng.random_bool(0.5) {
+                    let i = pick(&self.frontends, rng);
+                    (format!("fe{i}"), c.fe_ip(i), HTTP_PORT)
+                } else {
+                    let i = pick(&self.backends, rng);
+                    (format!("be{i}"), c.be_ip(i), crate::BE_HTTP_PORT)
+                };
+                set_clock(&ip, port, ms);
+                self.skewed.insert((ip, port));
+                format!("clock of {host} moved by {ms} ms")
             }
             Fault::DiskFull => {
                 let i = pick(&self.backends, rng);
@@ -331,8 +338,8 @@ impl Nemesis {
         for f in std::mem::take(&mut self.fillers) {
             let _ = std::fs::remove_file(f);
         }
-        for i in std::mem::take(&mut self.skewed) {
-            set_clock(c, i, 0);
+        for (ip, port) in std::mem::take(&mut self.skewed) {
+            set_clock(&ip, port, 0);
         }
         for i in std::mem::take(&mut self.killed_be) {
             c.start_be(i);
@@ -383,12 +390,12 @@ impl Nemesis {
     }
 }
 
-fn set_clock(c: &Cluster, i: u8, ms: i64) {
-    // A frontend that does not answer (paused, killed) keeps its clock; it is reset later.
+fn set_clock(ip: &str, port: u16, ms: i64) {
+    // A node that does not answer (paused, killed) keeps its clock (a restart resets it).
     let _ = http_request(
         "POST",
-        &c.fe_ip(i),
-        HTTP_PORT,
+        ip,
+        port,
         &format!("/api/_debug/clock_offset?ms={ms}"),
         Duration::from_secs(2),
     );

@@ -184,3 +184,37 @@ fn corrupt_or_missing_meta_files_refuse_the_start_with_instructions() {
     );
     let _ = EDIT_LOG_PORT;
 }
+
+/// The fault injector's clock endpoint (`POST /api/_debug/clock_offset?ms=N` on the FE and BE
+/// HTTP ports) is refused unless `debug_enable_fault_injection = true`, and checks its input.
+#[test]
+fn the_clock_offset_endpoint_is_off_by_default_and_checks_its_input() {
+    use std::time::Duration;
+    use tessera_testkit::BE_HTTP_PORT;
+    use tessera_testkit::HTTP_PORT;
+    use tessera_testkit::http_request;
+    let mut c = Cluster::new("clockhook");
+    c.write_conf(1, &[("debug_enable_fault_injection", "true")]);
+    c.start_fe(1, None);
+    c.start_be(2);
+    let post = |ip: &str, port: u16, path: &str| {
+        http_request("POST", ip, port, path, Duration::from_secs(5)).expect("an answer")
+    };
+    // Off on the backend (the default).
+    let (code, body) = post(&ip(2), BE_HTTP_PORT, "/api/_debug/clock_offset?ms=1000");
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("debug_enable_fault_injection"), "{body}");
+    // On on the frontend: bad input answers 400 with a reason, good input moves the clock.
+    for bad in ["", "?ms=", "?ms=soon", "?ms=99999999999999999999"] {
+        let (code, body) = post(&ip(1), HTTP_PORT, &format!("/api/_debug/clock_offset{bad}"));
+        assert_eq!(code, 400, "{bad}: {body}");
+        assert!(body.contains("ms"), "{body}");
+    }
+    let (code, body) = post(&ip(1), HTTP_PORT, "/api/_debug/clock_offset?ms=60000");
+    assert_eq!(code, 200, "{body}");
+    // SHOW FRONTENDS's StartTime and heartbeat clock now run a minute ahead; the node still
+    // serves and goes back with ms=0.
+    c.sql_ok(1, "SELECT 1");
+    let (code, _) = post(&ip(1), HTTP_PORT, "/api/_debug/clock_offset?ms=0");
+    assert_eq!(code, 200);
+}
