@@ -238,6 +238,8 @@ pub async fn meta_client(shared: Arc<Shared>, seed: u64) {
                     if e.code == 0 {
                         conn = None;
                     }
+                    // No leader to read from, say: do not hammer the frontend meanwhile.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
                 None
