@@ -30,6 +30,7 @@ pub fn router(fe: Arc<Frontend>) -> Router {
             "/api/{db}/{table}/_stream_load",
             axum::routing::put(stream_load),
         )
+        .route("/api/{db}/get_load_state", get(get_load_state))
         .fallback(not_found)
         .with_state(fe)
 }
@@ -245,6 +246,74 @@ async fn stream_load(
             StatusCode::BAD_REQUEST,
             "the request path cannot be redirected",
         ),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct LoadStateParams {
+    label: Option<String>,
+}
+
+/// `GET /api/{db}/get_load_state?label=L` (StarRocks's): the state of the load transaction
+/// with that label, as this FE's catalog knows it: `UNKNOWN` (no such label), `PREPARE`,
+/// `COMMITTED`, `VISIBLE` or `ABORTED`. Where a label was reused after an abort, the newest
+/// transaction answers.
+async fn get_load_state(
+    State(fe): State<Arc<Frontend>>,
+    axum::extract::Path(db): axum::extract::Path<String>,
+    query: Result<axum::extract::Query<LoadStateParams>, axum::extract::rejection::QueryRejection>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    let fail = |code: StatusCode, err: common::StatusCode, msg: String| {
+        (
+            code,
+            Json(json!({"msg": msg, "code": err.number(), "data": null, "count": 0})),
+        )
+            .into_response()
+    };
+    let Some((user, password)) = basic_auth(&headers) else {
+        let mut r = fail(
+            StatusCode::UNAUTHORIZED,
+            common::StatusCode::AccessDenied,
+            "no valid Basic authorization header: use -u user:password".into(),
+        );
+        r.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Basic realm=\"tessera\""),
+        );
+        return r;
+    };
+    if let Err(e) = crate::txn::check_credentials(&user, &password) {
+        return fail(StatusCode::UNAUTHORIZED, e.code, e.message);
+    }
+    let label = match query {
+        Ok(axum::extract::Query(LoadStateParams { label: Some(l) })) if !l.is_empty() => l,
+        _ => {
+            return fail(
+                StatusCode::BAD_REQUEST,
+                common::StatusCode::InvalidArgument,
+                "the label parameter is required: /api/{db}/get_load_state?label=L".into(),
+            );
+        }
+    };
+    let state = fe.journal.state.read(|s| {
+        let c = &s.catalog;
+        if !c.databases.contains_key(&db) {
+            return Err(format!("Unknown database '{db}'"));
+        }
+        Ok(c.txns_of(&db)
+            .filter(|t| t.label == label)
+            .max_by_key(|t| t.id)
+            .map(|t| t.status.to_string())
+            .unwrap_or_else(|| "UNKNOWN".to_owned()))
+    });
+    match state {
+        Ok(state) => (
+            StatusCode::OK,
+            Json(json!({"msg": "success", "code": 0, "data": state, "count": 0})),
+        )
+            .into_response(),
+        Err(m) => fail(StatusCode::OK, common::StatusCode::DatabaseNotFound, m),
     }
 }
 

@@ -1,5 +1,5 @@
 //! `tessera`: the one binary. `tessera fe` runs a frontend, `tessera be` a backend,
-//! `tessera playground` a local cluster.
+//! `tessera playground` a local cluster, `tessera load` loads a file.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use clap::Subcommand;
 
+mod load;
 mod playground;
 
 /// jemalloc: a long load or query leaves the process holding about what it uses; glibc's
@@ -41,6 +42,8 @@ enum Command {
     },
     /// Runs a local cluster: node i on 127.0.0.i with StarRocks's ports.
     Playground(playground::Args),
+    /// Loads a local CSV or JSON file into a table through Stream Load, with a progress bar.
+    Load(load::Args),
 }
 
 fn init_logging(level: &str) {
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         Command::Fe { conf, helper } => run_fe(conf, helper),
         Command::Be { conf } => run_be(conf),
         Command::Playground(args) => playground::run(args),
+        Command::Load(args) => load::run(args),
     }
 }
 

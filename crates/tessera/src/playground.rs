@@ -614,7 +614,15 @@ fn stream_load_example() -> String {
 }
 
 /// What the playground prints once the cluster is up.
-fn summary_text(nodes: &[Node], backends: &[Node], leader: u8, dir: &Path) -> String {
+/// `tessera` is how to run this binary from the user's shell (its path when it is not on the
+/// `PATH`).
+fn summary_text(
+    nodes: &[Node],
+    backends: &[Node],
+    leader: u8,
+    dir: &Path,
+    tessera: &str,
+) -> String {
     let followers = nodes.iter().filter(|n| n.role == Role::Follower).count();
     let shape = Shape {
         followers,
@@ -635,7 +643,11 @@ fn summary_text(nodes: &[Node], backends: &[Node], leader: u8, dir: &Path) -> St
             for line in stream_load_example().lines() {
                 let _ = writeln!(out, "    {line}");
             }
-            let _ = writeln!(out);
+            let _ = writeln!(
+                out,
+                "\nor with a progress bar (CSV or JSON, by the file's extension):\n\n    \
+                 {tessera} load /tmp/demo.csv --table demo.t\n"
+            );
         }
         None => {
             let _ = writeln!(
@@ -694,6 +706,25 @@ fn summary_text(nodes: &[Node], backends: &[Node], leader: u8, dir: &Path) -> St
     );
     let _ = writeln!(out, "\nPress Ctrl-C to stop the cluster.");
     out
+}
+
+/// How the user's shell runs `binary`: `tessera` when the `PATH` finds that same file, else
+/// its full path.
+fn command_name(binary: &Path) -> String {
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|d| {
+            let candidate = d.join("tessera");
+            match (candidate.canonicalize(), binary.canonicalize()) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => false,
+            }
+        })
+    });
+    if on_path {
+        "tessera".to_owned()
+    } else {
+        binary.display().to_string()
+    }
 }
 
 /// Why the playground could not start: exit code 2 for refusals before
@@ -1531,7 +1562,13 @@ async fn run_async(args: Args) -> Result<(), Failure> {
     };
     print!(
         "{}",
-        summary_text(&cluster.nodes, &cluster.backends, leader, &prepared.dir)
+        summary_text(
+            &cluster.nodes,
+            &cluster.backends,
+            leader,
+            &prepared.dir,
+            &command_name(&cluster.binary),
+        )
     );
     let _ = std::io::stdout().flush();
     cluster.supervise().await;
@@ -1983,7 +2020,7 @@ mod tests {
     fn summary_lists_nodes_and_how_to_connect() {
         let n = nodes(3, 1);
         let b = plan_backends(3, Path::new("/pg")).expect("valid");
-        let text = summary_text(&n, &b, 2, Path::new("/pg"));
+        let text = summary_text(&n, &b, 2, Path::new("/pg"), "tessera");
         assert!(
             text.contains("3 followers, 1 observer and 3 backends."),
             "{text}"
@@ -2012,6 +2049,10 @@ mod tests {
         assert!(
             text.contains("curl --location-trusted -u root:")
                 && text.contains("/api/demo/t/_stream_load"),
+            "{text}"
+        );
+        assert!(
+            text.contains("tessera load /tmp/demo.csv --table demo.t"),
             "{text}"
         );
         let fe2 = text
@@ -2044,17 +2085,17 @@ mod tests {
     fn summary_replication_follows_the_backends() {
         let n = nodes(1, 0);
         let one = plan_backends(1, Path::new("/pg")).expect("valid");
-        let text = summary_text(&n, &one, 1, Path::new("/pg"));
+        let text = summary_text(&n, &one, 1, Path::new("/pg"), "tessera");
         assert!(
             text.contains("1 follower, 0 observers and 1 backend."),
             "{text}"
         );
         assert!(text.contains("\"replication_num\" = \"1\""), "{text}");
         let five = plan_backends(5, Path::new("/pg")).expect("valid");
-        let text = summary_text(&n, &five, 1, Path::new("/pg"));
+        let text = summary_text(&n, &five, 1, Path::new("/pg"), "tessera");
         assert!(text.contains("\"replication_num\" = \"3\""), "{text}");
 
-        let text = summary_text(&n, &[], 1, Path::new("/pg"));
+        let text = summary_text(&n, &[], 1, Path::new("/pg"), "tessera");
         assert!(text.contains("0 backends."), "{text}");
         assert!(!text.contains("CREATE"), "{text}");
         assert!(
