@@ -1,6 +1,7 @@
 //! The SQL in the user documentation runs as written.
 //!
-//! `docs/sql.md` and `docs/quickstart.md` mark their examples by the tag of the fenced block:
+//! `docs/sql.md`, `docs/quickstart.md` and `docs/operations.md` mark their examples by the tag
+//! of the fenced block:
 //!
 //! - ```` ```sql ````: run in order on one connection to a fresh cluster of 1 FE and 3 BEs;
 //!   every statement must succeed;
@@ -171,6 +172,7 @@ fn documented_sql_runs_as_written() {
     let pages = [
         ("sql.md", read_doc("sql.md")),
         ("quickstart.md", read_doc("quickstart.md")),
+        ("operations.md", read_doc("operations.md")),
     ];
     for (name, text) in &pages {
         check_static(name, text);
