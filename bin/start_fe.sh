@@ -46,6 +46,9 @@ args=(fe --conf "$conf")
 [ -n "$helper" ] && args+=(--helper "$helper")
 
 if [ "$daemon" = 1 ]; then
+    # Only lines written by this start count when looking for "frontend started".
+    start_line=1
+    if [ -f "$log_dir/fe.log" ]; then start_line=$(($(wc -l <"$log_dir/fe.log") + 1)); fi
     nohup "$bin" "${args[@]}" >>"$log_dir/fe.log" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$pid_file"
@@ -58,8 +61,7 @@ if [ "$daemon" = 1 ]; then
             tail -n 20 "$log_dir/fe.log" >&2
             exit 1
         fi
-        if grep -q "frontend started" "$log_dir/fe.log" 2>/dev/null && \
-           tail -n 50 "$log_dir/fe.log" | grep -q "frontend started"; then
+        if tail -n "+$start_line" "$log_dir/fe.log" 2>/dev/null | grep -q "frontend started"; then
             echo "frontend started (pid $pid, query_port ${query_port:-9030}); log: $log_dir/fe.log"
             exit 0
         fi

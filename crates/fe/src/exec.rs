@@ -245,13 +245,14 @@ async fn run(fe: &Arc<Frontend>, session: &mut Session, stmt: Statement) -> Resu
         Statement::ShowLoad {
             database,
             filter,
+            order_by,
             limit,
-            ..
         } => load::show_load(
             fe,
             session,
             database.as_deref(),
             filter.as_ref(),
+            &order_by,
             limit.as_ref(),
         ),
         Statement::ShowProc { path } => show_proc(fe, &path),

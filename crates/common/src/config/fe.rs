@@ -19,7 +19,7 @@ crate::define_config! {
         edit_log_port: i32 = "9010", mutable = false;
         /// HTTP port: health, metrics, web pages, Stream Load entry.
         http_port: i32 = "8030", mutable = false;
-        /// RPC port for backends and forwarded statements.
+        /// RPC port for backends (load transactions, reports); statements forwarded between frontends use edit_log_port.
         rpc_port: i32 = "9020", mutable = false;
         /// MySQL protocol port.
         query_port: i32 = "9030", mutable = false;

@@ -273,10 +273,18 @@ pub fn show_frontends(fe: &Arc<Frontend>) -> RowSet {
         let local = id == fe.node_id;
         let st = statuses.get(&id).cloned().unwrap_or_default();
         let alive = local || st.alive;
-        let (query_port, rpc_port) = if local {
-            (config.query_port as i64, config.rpc_port as i64)
+        let (query_port, rpc_port, http_port) = if local {
+            (
+                config.query_port as i64,
+                config.rpc_port as i64,
+                config.http_port as i64,
+            )
         } else {
-            (i64::from(st.query_port), i64::from(st.rpc_port))
+            (
+                i64::from(st.query_port),
+                i64::from(st.rpc_port),
+                i64::from(st.http_port),
+            )
         };
         let replayed = if local {
             fe.journal.applied_index()
@@ -307,7 +315,7 @@ pub fn show_frontends(fe: &Arc<Frontend>) -> RowSet {
             node.name.clone().into(),
             node.host.clone().into(),
             Cell::Int(i64::from(node.edit_log_port)),
-            Cell::Int(config.http_port as i64),
+            Cell::Int(http_port),
             Cell::Int(query_port),
             Cell::Int(rpc_port),
             role.into(),

@@ -358,6 +358,7 @@ pub fn show_load(
     session: &Session,
     database: Option<&str>,
     filter: Option<&Expr>,
+    order_by: &[sql::sqlparser::ast::OrderByExpr],
     limit: Option<&sql::Limit>,
 ) -> Result<Outcome> {
     let db = database
@@ -433,6 +434,7 @@ pub fn show_load(
     if let Some(f) = filter {
         filter_rows(&mut rows, f)?;
     }
+    crate::exec::tablets::order_rows(&mut rows, order_by)?;
     if let Some(l) = limit {
         let skip = l.offset.unwrap_or(0) as usize;
         rows.rows = rows

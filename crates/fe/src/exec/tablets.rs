@@ -169,8 +169,38 @@ pub fn filter_rows(rows: &mut RowSet, expr: &Expr) -> Result<()> {
                 }
                 _ => Err(Error::invalid(format!("unsupported condition {e}"))),
             },
+            // StarRocks's `LABEL LIKE "x"`: a pattern without wildcards matches labels that
+            // contain it; with `%` or `_` it is an ordinary (case-insensitive) LIKE.
+            Expr::Like {
+                negated,
+                any: false,
+                expr,
+                pattern,
+                escape_char: None,
+            } => {
+                let Expr::Identifier(id) = expr.as_ref() else {
+                    return Err(Error::invalid(format!("unsupported condition {e}")));
+                };
+                let idx = rows
+                    .columns
+                    .iter()
+                    .position(|(n, _)| n.eq_ignore_ascii_case(&id.value))
+                    .ok_or_else(|| {
+                        Error::invalid(format!("Unknown column '{}' in 'where clause'", id.value))
+                    })?;
+                let want = literal_text(pattern)
+                    .ok_or_else(|| Error::invalid(format!("unsupported pattern in {e}")))?;
+                let want = if want.contains(['%', '_']) {
+                    want
+                } else {
+                    format!("%{want}%")
+                };
+                let value = row.get(idx).map(cell_text).unwrap_or_default();
+                let hit = crate::exec::variables::like_matches(&want, &value);
+                Ok(hit != *negated)
+            }
             _ => Err(Error::invalid(format!(
-                "unsupported condition {e}; use column = value [AND ...]"
+                "unsupported condition {e}; use column = value or LIKE 'pattern' [AND ...]"
             ))),
         }
     }
@@ -184,7 +214,7 @@ pub fn filter_rows(rows: &mut RowSet, expr: &Expr) -> Result<()> {
     Ok(())
 }
 
-fn order_rows(rows: &mut RowSet, order_by: &[OrderByExpr]) -> Result<()> {
+pub fn order_rows(rows: &mut RowSet, order_by: &[OrderByExpr]) -> Result<()> {
     for o in order_by.iter().rev() {
         let Expr::Identifier(id) = &o.expr else {
             return Err(Error::invalid(format!(
@@ -602,4 +632,56 @@ pub fn show_proc_dbs(fe: &Arc<Frontend>, parts: &[&str]) -> Result<RowSet> {
             ))),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::ColType;
+
+    fn labels(filter: &str, order: &str) -> Vec<String> {
+        let sql = format!("SHOW LOAD WHERE {filter} {order}");
+        let Ok(mut stmts) = sql::parse_statements(&sql) else {
+            panic!("parse {sql}")
+        };
+        let Some(sql::Statement::ShowLoad {
+            filter, order_by, ..
+        }) = stmts.pop()
+        else {
+            panic!("not SHOW LOAD: {sql}")
+        };
+        let mut rows = RowSet {
+            columns: vec![
+                ("Label".into(), ColType::Varchar),
+                ("State".into(), ColType::Varchar),
+            ],
+            rows: ["csv_1", "tessera_load_t_1", "daily"]
+                .iter()
+                .map(|l| vec![Cell::Text((*l).into()), Cell::Text("FINISHED".into())])
+                .collect(),
+        };
+        if let Some(f) = filter {
+            filter_rows(&mut rows, &f).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+        order_rows(&mut rows, &order_by).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        rows.rows.iter().map(|r| cell_text(&r[0])).collect()
+    }
+
+    #[test]
+    fn show_load_label_like_matches_as_starrocks() {
+        assert_eq!(labels("Label LIKE 'sv'", ""), ["csv_1"]);
+        assert_eq!(labels("Label LIKE 'C_v%'", ""), ["csv_1"]);
+        assert!(labels("Label LIKE 'sv_'", "").is_empty());
+        assert_eq!(
+            labels(
+                "Label NOT LIKE 'csv' AND State = 'FINISHED'",
+                "ORDER BY Label DESC"
+            ),
+            ["tessera_load_t_1", "daily"]
+        );
+        assert_eq!(
+            labels("Label LIKE '%a%'", "ORDER BY Label"),
+            ["daily", "tessera_load_t_1"]
+        );
+    }
 }

@@ -303,6 +303,41 @@ fn playground_and_load_from_a_newcomers_terminal() {
     assert_eq!(code, Some(1), "a wrong password is refused: {err}");
     assert_eq!(count("127.0.0.4", "SELECT count(*) FROM demo.t"), "60002");
 
+    phase!("SHOW LOAD: LIKE (contains, as StarRocks's LABEL LIKE), ORDER BY, LIMIT");
+    let labels = |sql: &str| -> Vec<String> {
+        let rows = mysql("127.0.0.3", 9030, sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        rows.maps().iter().map(|r| r["Label"].clone()).collect()
+    };
+    let made_up = labels("SHOW LOAD FROM demo WHERE Label LIKE 'tessera_load%'");
+    assert_eq!(made_up.len(), 1, "{made_up:?}");
+    assert_eq!(
+        labels("SHOW LOAD FROM demo WHERE Label LIKE 'sv'"),
+        ["csv_1"]
+    );
+    assert_eq!(
+        labels("SHOW LOAD FROM demo WHERE Label LIKE 'C_v%'"),
+        ["csv_1"]
+    );
+    assert!(labels("SHOW LOAD FROM demo WHERE Label LIKE 'sv_'").is_empty());
+    assert_eq!(
+        labels("SHOW LOAD FROM demo WHERE Label NOT LIKE 'csv' AND State = 'FINISHED'"),
+        made_up
+    );
+    let mut all = vec!["csv_1".to_owned(), made_up[0].clone()];
+    assert_eq!(labels("SHOW LOAD FROM demo ORDER BY Label"), all);
+    all.reverse();
+    assert_eq!(labels("SHOW LOAD FROM demo ORDER BY Label DESC"), all);
+    assert_eq!(
+        labels("SHOW LOAD FROM demo ORDER BY Label DESC LIMIT 1, 1"),
+        ["csv_1"]
+    );
+    for bad in [
+        "SHOW LOAD FROM demo ORDER BY NoSuchColumn",
+        "SHOW LOAD FROM demo WHERE NoSuchColumn LIKE 'x'",
+    ] {
+        assert!(mysql("127.0.0.1", 9030, bad).is_err(), "{bad}");
+    }
+
     phase!("StarRocks's get_load_state, which tessera load asks before it sends");
     let state = |ip: &str, query: &str, user: &str| {
         let url = format!("http://{ip}:8030/api/demo/get_load_state{query}");
