@@ -1,4 +1,10 @@
-//! The FE's HTTP port: health for load balancers and StarRocks's `/api/bootstrap`.
+//! The FE's HTTP port: health for load balancers, metrics for Prometheus and StarRocks's
+//! `/api/bootstrap`.
+//!
+//! - `GET /api/health`: 200 `{"status":"OK",...}` while this frontend knows a leader, else 503
+//!   `{"status":"NO_LEADER",...}` (a load balancer sends clients elsewhere).
+//! - `GET /metrics`: every metric in the Prometheus text format (docs/metrics.md); query
+//!   parameters are ignored.
 
 use std::sync::Arc;
 
@@ -17,6 +23,7 @@ use crate::frontend::Frontend;
 pub fn router(fe: Arc<Frontend>) -> Router {
     Router::new()
         .route("/api/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/api/bootstrap", get(bootstrap))
         .route(
             "/api/_debug/synthetic_table",
@@ -51,6 +58,18 @@ async fn health(State(fe): State<Arc<Frontend>>) -> impl IntoResponse {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (code, Json(body))
+}
+
+/// `GET /metrics`: the Prometheus text exposition format.
+async fn metrics(State(fe): State<Arc<Frontend>>) -> impl IntoResponse {
+    let body = fe.metrics.render(&fe);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            common::metrics::CONTENT_TYPE,
+        )],
+        body,
+    )
 }
 
 #[derive(serde::Deserialize)]
