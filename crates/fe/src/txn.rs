@@ -275,8 +275,11 @@ pub async fn abort(fe: &Arc<Frontend>, txn_id: i64, reason: &str) -> Result<()> 
         reason: reason.to_string(),
         time_ms: common::clock::now_ms(),
     };
-    fe.journal.write(op, fe.write_timeout()).await?;
-    fe.metrics.txn_failed.increment(1);
+    let (_, changed) = fe.journal.write(op, fe.write_timeout()).await?;
+    // 0: it was aborted already (a repeated abort).
+    if changed > 0 {
+        fe.metrics.txn_failed.increment(1);
+    }
     let backends: Vec<(i64, String)> = fe.journal.state.read(|s| {
         s.catalog
             .backends
@@ -432,8 +435,12 @@ pub async fn publish(fe: &Arc<Frontend>, txn_id: i64) -> Result<bool> {
         versions,
     };
     match fe.journal.write(op, fe.write_timeout()).await {
-        Ok(_) => {
-            fe.metrics.load_visible(txn.prepare_time_ms);
+        Ok((_, changed)) => {
+            // 0: another publish of the same transaction (the commit's or the daemon's)
+            // made it visible first.
+            if changed > 0 {
+                fe.metrics.load_visible(txn.prepare_time_ms);
+            }
             Ok(true)
         }
         Err(e) if e.code == StatusCode::QuorumNotMet || e.code == StatusCode::TxnStateInvalid => {
