@@ -281,6 +281,24 @@ impl Journal {
         self.state.applied_index()
     }
 
+    /// Whether this node can reach a working leader, for health checks: `OK`; `NO_QUORUM` on a
+    /// leader that has not heard from a quorum of followers lately (it cannot commit anything);
+    /// `NO_LEADER` when no leader is known or the known leader's process is gone (its port
+    /// refuses connections). A leader cut off by a partition, whose port does not answer at
+    /// all, still counts until raft's election timeouts replace it.
+    pub async fn leader_status(&self) -> &'static str {
+        if self.is_leader() {
+            return match self.check_quorum_recent() {
+                Ok(()) => "OK",
+                Err(_) => "NO_QUORUM",
+            };
+        }
+        if self.leader().is_none() || self.failover.leader_is_dead(&self.raft).await {
+            return "NO_LEADER";
+        }
+        "OK"
+    }
+
     /// Journal entries this node has not applied yet: the highest log index it knows of (its
     /// own log, or the commit index the leader last reported) minus its applied journal id;
     /// 0 on the leader, whose own entries are the newest.
