@@ -13,6 +13,7 @@ mod forward;
 mod journal;
 mod loads;
 mod membership;
+mod metrics;
 mod queries;
 mod repair;
 mod scripts;
