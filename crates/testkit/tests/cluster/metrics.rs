@@ -497,26 +497,47 @@ fn metrics_move_with_ddl_loads_queries_repairs_and_elections() {
     .expect("answer");
     assert_eq!(r.0, 405, "{}", r.1);
 
-    phase!("health: 503 on a frontend left without a quorum");
+    phase!("health: 503 NO_LEADER on a follower whose leader died");
     let other = followers
         .iter()
         .copied()
         .find(|&f| f != new_leader)
         .expect("two followers");
-    c.kill(other);
+    c.kill(new_leader);
     let (code, status) = wait_until(
         Duration::from_secs(30),
-        "the last frontend reports it has no quorum",
-        || health_reply(new_leader).filter(|(code, _)| *code != 200),
+        "the follower left alone reports no leader",
+        || health_reply(other).filter(|(code, _)| *code != 200),
     );
-    assert_eq!((code, status.as_str()), (503, "NO_QUORUM"));
-    // Scrapes still work without a quorum: monitoring matters most then.
+    assert_eq!((code, status.as_str()), (503, "NO_LEADER"));
+    // Scrapes still work without a leader: monitoring matters most then.
+    let s = fe(other);
+    assert_eq!(s.get("starrocks_fe_is_leader", &[]), 0.0);
     assert_eq!(
-        fe(new_leader).get(
+        s.get(
             "starrocks_fe_node_info",
             &[("type", "fe_node_num"), ("state", "total")]
         ),
         3.0
     );
+
+    phase!("health: 200 again once a quorum is back, 503 NO_QUORUM on a leader left alone");
+    c.start_fe(leader, None);
+    let lone = c.wait_leader(WAIT);
+    wait_until(WAIT, "both frontends healthy again", || {
+        [leader, other]
+            .iter()
+            .all(|&f| health(f) == Some(200))
+            .then_some(())
+    });
+    let gone = if lone == leader { other } else { leader };
+    c.kill(gone);
+    let (code, status) = wait_until(
+        Duration::from_secs(30),
+        "the leader left alone reports it has no quorum",
+        || health_reply(lone).filter(|(code, _)| *code != 200),
+    );
+    assert_eq!((code, status.as_str()), (503, "NO_QUORUM"));
+    assert_eq!(fe(lone).get("starrocks_fe_is_leader", &[]), 1.0);
     phase!("done in {:?}", started.elapsed());
 }
