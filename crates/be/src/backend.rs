@@ -55,6 +55,8 @@ pub struct Backend {
     pub(crate) report_notify: Notify,
     /// Becomes true when the backend stops.
     pub shutdown: tokio::sync::watch::Sender<bool>,
+    /// What `/metrics` shows.
+    pub metrics: crate::metrics::BeMetrics,
 }
 
 impl Backend {
@@ -78,6 +80,7 @@ impl Backend {
             report_dirty: AtomicBool::new(false),
             report_notify: Notify::new(),
             shutdown: tokio::sync::watch::channel(false).0,
+            metrics: crate::metrics::BeMetrics::new(),
         }
     }
 

@@ -290,6 +290,7 @@ pub(crate) async fn clone_tablet(
                 }
             }
         };
+        be.metrics.clone_done(last.ok, copied.0, copy_ms);
         let _ = tx.send(Ok(last)).await;
     });
     Box::pin(ReceiverStream::new(rx))

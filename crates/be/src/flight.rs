@@ -67,6 +67,63 @@ impl FlightServiceImpl {
             ctx: SessionContext::new(),
         }
     }
+
+    /// Starts one plan fragment (a scan of one tablet at a version) and streams its result.
+    async fn start_fragment(
+        &self,
+        request: Request<Ticket>,
+    ) -> Result<Response<BoxStream<FlightData>>, Status> {
+        check_cluster_id(&request, self.be.storage.cluster_id())?;
+        let ticket = proto::ScanTicket::decode(request.into_inner().ticket)
+            .map_err(|e| Status::invalid_argument(format!("bad scan ticket: {e}")))?;
+        if ticket.backend_id > 0
+            && let Some(ours) = self.be.backend_id()
+            && ours > 0
+            && ours != ticket.backend_id
+        {
+            return Err(Status::failed_precondition(format!(
+                "the scan is for backend {}, but this backend is {ours}",
+                ticket.backend_id
+            )));
+        }
+        let read = self
+            .be
+            .storage
+            .read_at(ticket.tablet_id, ticket.version)
+            .map_err(|e| Status::failed_precondition(e.message))?;
+        let pin = read.pin();
+        let read = Arc::new(read);
+        let resolver_read = read.clone();
+        let task_ctx = self.ctx.task_ctx();
+        let resolver_ctx = task_ctx.clone();
+        let cache = self.be.column_cache.clone();
+        let resolver: query::LeafResolver = Arc::new(move |leaf: &TabletLeaf| {
+            leaf_plan(&resolver_read, leaf, &resolver_ctx, &cache)
+        });
+        let plan = query::decode_fragment(&ticket.fragment, &task_ctx, resolver)
+            .map_err(|e| Status::invalid_argument(format!("bad plan fragment: {e}")))?;
+        let plan = query::fast_decimal::rewrite_plan(plan).map_err(df_status)?;
+        let stream = plan.execute(0, task_ctx).map_err(df_status)?;
+        tracing::debug!(
+            query_id = %ticket.query_id,
+            tablet_id = ticket.tablet_id,
+            version = ticket.version,
+            files = read.files.len(),
+            "scan"
+        );
+        let timer = self.be.metrics.fragment_timer();
+        let batches = stream.map_err(|e| FlightError::ExternalError(Box::new(e)));
+        let encoded = FlightDataEncoderBuilder::new()
+            .build(batches)
+            .map(move |item| {
+                // The rowsets stay on disk while the scan streams.
+                let _keep = &pin;
+                // Records the fragment's latency when the stream is dropped.
+                let _timer = &timer;
+                item.map_err(|e| Status::internal(e.to_string()))
+            });
+        Ok(Response::new(Box::pin(encoded)))
+    }
 }
 
 fn unimplemented<T>(what: &str) -> Result<T, Status> {
@@ -181,53 +238,12 @@ impl FlightService for FlightServiceImpl {
         &self,
         request: Request<Ticket>,
     ) -> Result<Response<Self::DoGetStream>, Status> {
-        check_cluster_id(&request, self.be.storage.cluster_id())?;
-        let ticket = proto::ScanTicket::decode(request.into_inner().ticket)
-            .map_err(|e| Status::invalid_argument(format!("bad scan ticket: {e}")))?;
-        if ticket.backend_id > 0
-            && let Some(ours) = self.be.backend_id()
-            && ours > 0
-            && ours != ticket.backend_id
-        {
-            return Err(Status::failed_precondition(format!(
-                "the scan is for backend {}, but this backend is {ours}",
-                ticket.backend_id
-            )));
+        self.be.metrics.fragments.increment(1);
+        let r = self.start_fragment(request).await;
+        if r.is_err() {
+            self.be.metrics.fragments_failed.increment(1);
         }
-        let read = self
-            .be
-            .storage
-            .read_at(ticket.tablet_id, ticket.version)
-            .map_err(|e| Status::failed_precondition(e.message))?;
-        let pin = read.pin();
-        let read = Arc::new(read);
-        let resolver_read = read.clone();
-        let task_ctx = self.ctx.task_ctx();
-        let resolver_ctx = task_ctx.clone();
-        let cache = self.be.column_cache.clone();
-        let resolver: query::LeafResolver = Arc::new(move |leaf: &TabletLeaf| {
-            leaf_plan(&resolver_read, leaf, &resolver_ctx, &cache)
-        });
-        let plan = query::decode_fragment(&ticket.fragment, &task_ctx, resolver)
-            .map_err(|e| Status::invalid_argument(format!("bad plan fragment: {e}")))?;
-        let plan = query::fast_decimal::rewrite_plan(plan).map_err(df_status)?;
-        let stream = plan.execute(0, task_ctx).map_err(df_status)?;
-        tracing::debug!(
-            query_id = %ticket.query_id,
-            tablet_id = ticket.tablet_id,
-            version = ticket.version,
-            files = read.files.len(),
-            "scan"
-        );
-        let batches = stream.map_err(|e| FlightError::ExternalError(Box::new(e)));
-        let encoded = FlightDataEncoderBuilder::new()
-            .build(batches)
-            .map(move |item| {
-                // The rowsets stay on disk while the scan streams.
-                let _keep = &pin;
-                item.map_err(|e| Status::internal(e.to_string()))
-            });
-        Ok(Response::new(Box::pin(encoded)))
+        r
     }
 
     async fn do_put(

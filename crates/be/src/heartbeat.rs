@@ -168,6 +168,10 @@ impl HeartbeatService for HeartbeatServiceImpl {
             .last_refusal
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        match &outcome {
+            Ok(()) => self.be.metrics.heartbeat_accepted.increment(1),
+            Err(_) => self.be.metrics.heartbeat_refused.increment(1),
+        }
         match outcome {
             Ok(()) => {
                 if last.take().is_some() {

@@ -1,5 +1,6 @@
-//! The backend's HTTP port (be_http_port): health, Stream Load, load error logs and replica
-//! checksums.
+//! The backend's HTTP port (be_http_port): health, metrics (`GET /metrics`, the Prometheus text
+//! format, see [`crate::metrics`]; query parameters are ignored), Stream Load, load error logs
+//! and replica checksums.
 //!
 //! `GET /api/checksum?tablet_id=<id>&version=<v>` (StarRocks's BE has an endpoint of this
 //! shape) answers the checksum of this backend's replica of a tablet at a version: a hash of
@@ -44,6 +45,7 @@ use crate::backend::Backend;
 pub(crate) fn router(be: Arc<Backend>) -> Router {
     Router::new()
         .route("/api/health", get(health))
+        .route("/metrics", get(metrics))
         .route(
             "/api/{db}/{table}/_stream_load",
             put(crate::load::stream_load),
@@ -96,6 +98,19 @@ async fn clock_offset(
     common::clock::set_offset_ms(ms);
     tracing::warn!(offset_ms = ms, "clock offset changed by the fault injector");
     Json(json!({"status": "OK", "offset_ms": ms})).into_response()
+}
+
+/// `GET /metrics`: the Prometheus text exposition format.
+async fn metrics(State(be): State<Arc<Backend>>) -> Response {
+    let body = be.metrics.render(&be).await;
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            common::metrics::CONTENT_TYPE,
+        )],
+        body,
+    )
+        .into_response()
 }
 
 /// `backend_id` is -1 and `cluster_id` 0 until a heartbeat names them.

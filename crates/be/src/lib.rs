@@ -9,7 +9,8 @@
 //!                         snapshots for clones (FetchSnapshot) from other backends
 //! be_http_port            GET /api/health, PUT /api/{db}/{table}/_stream_load (this backend
 //!                         coordinates the load: see [`load`]), GET /api/_load_error_log,
-//!                         GET /api/checksum (a replica's rows at a version, hashed)
+//!                         GET /api/checksum (a replica's rows at a version, hashed),
+//!                         GET /metrics (Prometheus text format: see [`metrics`])
 //! reporter task           FrontendService.ReportTablets to the leader: every report interval and
 //!                         ~1 s after any tablet change
 //! compaction task         cumulative and base compaction of the tablets that need it, and the
@@ -27,6 +28,7 @@ mod flight;
 mod heartbeat;
 mod http;
 pub mod load;
+pub mod metrics;
 mod reporter;
 pub mod rowset_scan;
 mod service;

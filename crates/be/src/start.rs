@@ -119,6 +119,7 @@ pub async fn start(config: BeConfig) -> Result<BeHandle> {
         tokio::spawn(crate::reporter::run(backend.clone())),
         tokio::spawn(crate::compaction::run(backend.clone())),
     ];
+    crate::metrics::BeMetrics::spawn_upkeep(&backend);
     let c = &backend.config;
     tracing::info!(
         address = %address,

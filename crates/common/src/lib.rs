@@ -6,6 +6,7 @@
 //! - [`config`]: StarRocks-style `key = value` files and the typed `fe.conf`/`be.conf` keys.
 //! - [`net`]: `host:port` parsing and `priority_networks` address selection.
 //! - [`clock`]: wall-clock time with an optional offset, so tests can skew a node's clock.
+//! - [`metrics`]: the Prometheus registry of a node and the name of every metric it exports.
 //!
 //! This crate must not depend on tokio, arrow, datafusion or tonic.
 
@@ -13,6 +14,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod load;
+pub mod metrics;
 pub mod net;
 pub mod schema;
 pub mod status;

@@ -60,6 +60,7 @@ pub async fn heartbeat_backend(
                 .collect();
         }
         Err(msg) => {
+            fe.metrics.be_heartbeat_failed.increment(1);
             // StarRocks declares a backend dead on the failure that arrives with the counter
             // already at heartbeat_retry_times; the error is shown at once.
             if st.failures >= retry_times {

@@ -83,6 +83,7 @@ pub async fn execute_sql(
     let statements = match sql::parse_statements(sql) {
         Ok(s) => s,
         Err(e) => {
+            fe.metrics.request_total.increment(1);
             return vec![Err(Error::new(
                 StatusCode::SyntaxError,
                 format!("You have an error in your SQL syntax: {e}"),
@@ -94,8 +95,14 @@ pub async fn execute_sql(
     }
     let mut out = Vec::with_capacity(statements.len());
     for stmt in statements {
+        let is_query = matches!(stmt, Statement::Query(_));
+        let started = std::time::Instant::now();
+        fe.metrics.request_total.increment(1);
         let r = execute_statement(fe, session, stmt, false).await;
         let failed = r.is_err();
+        if is_query {
+            fe.metrics.query_done(started.elapsed(), !failed);
+        }
         out.push(r);
         if failed {
             break;

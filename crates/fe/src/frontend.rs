@@ -69,6 +69,8 @@ pub struct Frontend {
     pub ddl_lock: tokio::sync::Mutex<()>,
     /// The leader's replica repair queues.
     pub repair: crate::repair::Repair,
+    /// What `/metrics` shows.
+    pub metrics: crate::metrics::FeMetrics,
 }
 
 impl Frontend {
@@ -101,6 +103,7 @@ impl Frontend {
             reports: crate::backend::ReportState::default(),
             ddl_lock: tokio::sync::Mutex::new(()),
             repair: crate::repair::Repair::default(),
+            metrics: crate::metrics::FeMetrics::new(),
         }
     }
 

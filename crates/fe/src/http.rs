@@ -1,4 +1,12 @@
-//! The FE's HTTP port: health for load balancers and StarRocks's `/api/bootstrap`.
+//! The FE's HTTP port: health for load balancers, metrics for Prometheus and StarRocks's
+//! `/api/bootstrap`.
+//!
+//! - `GET /api/health`: 200 `{"status":"OK",...}` while this frontend knows a working leader,
+//!   else 503 with `"status"` `NO_LEADER` (none known, or its process is gone) or `NO_QUORUM`
+//!   (this frontend leads but has not heard from a quorum of followers lately), so a load
+//!   balancer sends clients elsewhere (see `meta::Journal::leader_status`).
+//! - `GET /metrics`: every metric in the Prometheus text format (docs/metrics.md); query
+//!   parameters are ignored.
 
 use std::sync::Arc;
 
@@ -17,6 +25,7 @@ use crate::frontend::Frontend;
 pub fn router(fe: Arc<Frontend>) -> Router {
     Router::new()
         .route("/api/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/api/bootstrap", get(bootstrap))
         .route(
             "/api/_debug/synthetic_table",
@@ -37,8 +46,9 @@ pub fn router(fe: Arc<Frontend>) -> Router {
 
 async fn health(State(fe): State<Arc<Frontend>>) -> impl IntoResponse {
     let leader = fe.journal.leader();
+    let status = fe.journal.leader_status().await;
     let body = json!({
-        "status": if leader.is_some() { "OK" } else { "NO_LEADER" },
+        "status": status,
         "role": fe.node.role.as_str(),
         "is_leader": fe.journal.is_leader(),
         "leader": leader.map(|(_, n)| n.addr()),
@@ -52,6 +62,18 @@ async fn health(State(fe): State<Arc<Frontend>>) -> impl IntoResponse {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (code, Json(body))
+}
+
+/// `GET /metrics`: the Prometheus text exposition format.
+async fn metrics(State(fe): State<Arc<Frontend>>) -> impl IntoResponse {
+    let body = fe.metrics.render(&fe);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            common::metrics::CONTENT_TYPE,
+        )],
+        body,
+    )
 }
 
 #[derive(serde::Deserialize)]

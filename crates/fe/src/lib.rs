@@ -8,7 +8,7 @@
 //! - [`services`]: FE-to-FE gRPC (join, heartbeat, leader watch, forward, read index).
 //! - [`leader`]: the leader's duties (heartbeats, promoting caught-up followers).
 //! - [`repair`]: the leader's tablet checker and scheduler (replica repair by clone).
-//! - [`http`]: the HTTP port.
+//! - [`http`]: the HTTP port; [`metrics`]: what its `/metrics` shows.
 //!
 //! Must not depend on `storage` or `be`.
 
@@ -19,6 +19,7 @@ pub mod forward;
 pub mod frontend;
 pub mod http;
 pub mod leader;
+pub mod metrics;
 pub mod mysql_server;
 pub mod outcome;
 pub mod query;

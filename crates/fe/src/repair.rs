@@ -327,6 +327,12 @@ impl Repair {
             .count()
     }
 
+    /// The counters and the queues' lengths (pending, running), for `/metrics`.
+    pub fn counts(&self) -> (RepairStats, usize, usize) {
+        let s = self.lock();
+        (s.stats.clone(), s.pending.len(), s.running.len())
+    }
+
     /// Tablets with a clone under way (for `SHOW PROC '/statistic'`).
     pub fn cloning(&self) -> Vec<i64> {
         self.lock()
@@ -1218,6 +1224,8 @@ fn start_clone(
                             }
                             s.stats.bytes_copied += done.bytes_copied;
                         }
+                        let ms = (common::clock::now_ms() - task.clone_start_ms).max(0);
+                        fe.metrics.clone_duration_ms.record(ms as f64);
                         let msg = format!(
                             "{} clone of {} rowsets to version {} ({} bytes in {} ms)",
                             if done.full { "full" } else { "incremental" },

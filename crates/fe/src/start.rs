@@ -364,6 +364,14 @@ pub async fn start(config: FeConfig, helper: Option<&str>) -> Result<FeHandle> {
     tokio::spawn(crate::repair::run(fe.clone()));
     fe.journal.spawn_failover_watch(fe.shutdown.subscribe());
     fe.journal.spawn_role_log(fe.shutdown.subscribe());
+    {
+        let fe2 = fe.clone();
+        fe.journal
+            .spawn_leader_change_watch(fe.shutdown.subscribe(), move || {
+                fe2.metrics.leader_changes.increment(1)
+            });
+    }
+    crate::metrics::FeMetrics::spawn_upkeep(&fe);
     tokio::spawn(watch_membership(fe.clone(), exit_tx, registered.is_some()));
     // The lock lives as long as the process.
     std::mem::forget(lock);

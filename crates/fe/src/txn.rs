@@ -195,6 +195,7 @@ pub async fn begin(
             fe.write_timeout(),
         )
         .await?;
+    fe.metrics.txn_begin.increment(1);
     let txn_id = id as i64;
     let plan = LoadPlan {
         txn_id,
@@ -242,11 +243,15 @@ pub async fn commit(fe: &Arc<Frontend>, req: proto::CommitTxnRequest) -> Result<
             .read(|s| s.catalog.txns.get(&req.txn_id).map(|t| t.status))
     };
     let already = matches!(status(fe), Some(TxnStatus::Committed | TxnStatus::Visible));
-    if !already
-        && let Err(e) = fe.journal.write(op, fe.write_timeout()).await
-        && !matches!(status(fe), Some(TxnStatus::Committed | TxnStatus::Visible))
-    {
-        return Err(e);
+    if !already {
+        match fe.journal.write(op, fe.write_timeout()).await {
+            Ok(_) => fe.metrics.load_committed(req.load_bytes, req.loaded_rows),
+            Err(e) => {
+                if !matches!(status(fe), Some(TxnStatus::Committed | TxnStatus::Visible)) {
+                    return Err(e);
+                }
+            }
+        }
     }
     let wait = Duration::from_millis(u64::from(req.wait_visible_ms));
     let deadline = Instant::now() + wait;
@@ -270,7 +275,11 @@ pub async fn abort(fe: &Arc<Frontend>, txn_id: i64, reason: &str) -> Result<()> 
         reason: reason.to_string(),
         time_ms: common::clock::now_ms(),
     };
-    fe.journal.write(op, fe.write_timeout()).await?;
+    let (_, changed) = fe.journal.write(op, fe.write_timeout()).await?;
+    // 0: it was aborted already (a repeated abort).
+    if changed > 0 {
+        fe.metrics.txn_failed.increment(1);
+    }
     let backends: Vec<(i64, String)> = fe.journal.state.read(|s| {
         s.catalog
             .backends
@@ -426,7 +435,14 @@ pub async fn publish(fe: &Arc<Frontend>, txn_id: i64) -> Result<bool> {
         versions,
     };
     match fe.journal.write(op, fe.write_timeout()).await {
-        Ok(_) => Ok(true),
+        Ok((_, changed)) => {
+            // 0: another publish of the same transaction (the commit's or the daemon's)
+            // made it visible first.
+            if changed > 0 {
+                fe.metrics.load_visible(txn.prepare_time_ms);
+            }
+            Ok(true)
+        }
         Err(e) if e.code == StatusCode::QuorumNotMet || e.code == StatusCode::TxnStateInvalid => {
             tracing::debug!(txn_id, %e, "not visible yet");
             Ok(false)

@@ -281,6 +281,73 @@ impl Journal {
         self.state.applied_index()
     }
 
+    /// Whether this node can reach a working leader, for health checks: `OK`; `NO_QUORUM` on a
+    /// leader that has not heard from a quorum of followers lately (it cannot commit anything);
+    /// `NO_LEADER` when no leader is known or the known leader's process is gone (its port
+    /// refuses connections). A leader cut off by a partition, whose port does not answer at
+    /// all, still counts until raft's election timeouts replace it.
+    pub async fn leader_status(&self) -> &'static str {
+        if self.is_leader() {
+            return match self.check_quorum_recent() {
+                Ok(()) => "OK",
+                Err(_) => "NO_QUORUM",
+            };
+        }
+        if self.leader().is_none() || self.failover.leader_is_dead(&self.raft).await {
+            return "NO_LEADER";
+        }
+        "OK"
+    }
+
+    /// Journal entries this node has not applied yet: the highest log index it knows of (its
+    /// own log, or the commit index the leader last reported) minus its applied journal id;
+    /// 0 on the leader, whose own entries are the newest.
+    pub fn replay_lag(&self) -> u64 {
+        let m = self.raft.metrics();
+        let m = m.borrow_watched();
+        if m.state == ServerState::Leader {
+            return 0;
+        }
+        let known = m
+            .last_log_index
+            .unwrap_or(0)
+            .max(m.cluster_committed.as_ref().map_or(0, |l| l.index()));
+        known.saturating_sub(self.applied_index())
+    }
+
+    /// Starts a task that calls `on_change` each time this node sees a leader it had not
+    /// seen in that term (the first leader after start included): once per election it
+    /// observes.
+    pub fn spawn_leader_change_watch(
+        &self,
+        mut shutdown: watch::Receiver<bool>,
+        on_change: impl Fn() + Send + 'static,
+    ) {
+        let mut metrics = self.raft.metrics();
+        tokio::spawn(async move {
+            let mut last: Option<(NodeId, u64)> = None;
+            loop {
+                let now = {
+                    let m = metrics.borrow_watched();
+                    // A restarted former leader holds its own old vote: not a leader yet.
+                    m.current_leader
+                        .filter(|&l| l != m.id || m.state == ServerState::Leader)
+                        .map(|l| (l, m.current_term))
+                };
+                if let Some(now) = now
+                    && last != Some(now)
+                {
+                    last = Some(now);
+                    on_change();
+                }
+                tokio::select! {
+                    r = metrics.changed() => if r.is_err() { return },
+                    _ = shutdown.changed() => return,
+                }
+            }
+        });
+    }
+
     /// Appends an op through raft (leader only) and returns (journal id, rows affected).
     ///
     /// Fails fast when the leader has not heard from a quorum of followers recently, instead of

@@ -215,7 +215,7 @@ pub(crate) async fn stream_load(
 ) -> Response {
     // The load runs in its own task: a client that goes away mid-body still gets its
     // transaction aborted rather than left open.
-    let task = tokio::spawn(run_load(be, db, table, headers, body));
+    let task = tokio::spawn(run_load(be.clone(), db, table, headers, body));
     let result = match task.await {
         Ok(r) => r,
         Err(e) => {
@@ -229,6 +229,12 @@ pub(crate) async fn stream_load(
             r
         }
     };
+    be.metrics.load_done(
+        result.status,
+        result.load_bytes,
+        result.loaded,
+        result.load_time_ms,
+    );
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json; charset=utf-8")],

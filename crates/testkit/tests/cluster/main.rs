@@ -14,6 +14,7 @@ mod forward;
 mod journal;
 mod loads;
 mod membership;
+mod metrics;
 mod playground;
 mod queries;
 mod repair;
