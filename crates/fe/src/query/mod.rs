@@ -388,6 +388,11 @@ async fn plan(
     for f in mysql_functions::functions() {
         datafusion::execution::FunctionRegistry::register_udf(&mut state, f).map_err(df_error)?;
     }
+    datafusion::execution::FunctionRegistry::register_function_rewrite(
+        &mut state,
+        Arc::new(mysql_functions::BooleanIntComparison),
+    )
+    .map_err(df_error)?;
 
     let statement = DfStatement::Statement(Box::new(statement));
     let refs = state
@@ -456,6 +461,7 @@ async fn plan(
 
     let mut statement = statement;
     fold_column_case(&mut statement, &tables);
+    mysql_cast_types(&mut statement);
 
     let catalog = Arc::new(MemoryCatalogProvider::new());
     for (db, name, table) in tables {
@@ -537,6 +543,55 @@ fn fold_column_case(statement: &mut DfStatement, tables: &[NamedTable]) {
                 }
             }
             _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+/// MySQL's cast targets DataFusion does not know: `CAST(x AS SIGNED [INTEGER])` is BIGINT and
+/// `CAST(x AS UNSIGNED [INTEGER])` BIGINT UNSIGNED; `CONVERT(x, type)` is `CAST(x AS type)`
+/// (Connector/J's metadata queries use them).
+fn mysql_cast_types(statement: &mut DfStatement) {
+    use std::ops::ControlFlow;
+
+    use sql::sqlparser::ast::DataType as SqlType;
+    use sql::sqlparser::ast::Expr as SqlExpr;
+
+    let DfStatement::Statement(inner) = statement else {
+        return;
+    };
+    let _ = sql::sqlparser::ast::visit_expressions_mut(inner.as_mut(), |e| {
+        // MySQL's `CONVERT(x, type)` is `CAST(x AS type)`.
+        if let SqlExpr::Convert {
+            is_try: false,
+            expr,
+            data_type: Some(data_type),
+            charset: None,
+            styles,
+            ..
+        } = e
+            && styles.is_empty()
+        {
+            let cast = SqlExpr::Cast {
+                kind: sql::sqlparser::ast::CastKind::Cast,
+                expr: Box::new(std::mem::replace(
+                    expr.as_mut(),
+                    SqlExpr::value(sql::sqlparser::ast::Value::Null),
+                )),
+                data_type: data_type.clone(),
+                array: false,
+                format: None,
+            };
+            *e = cast;
+        }
+        if let SqlExpr::Cast { data_type, .. } = e {
+            match data_type {
+                SqlType::Signed | SqlType::SignedInteger => *data_type = SqlType::BigInt(None),
+                SqlType::Unsigned | SqlType::UnsignedInteger => {
+                    *data_type = SqlType::BigIntUnsigned(None)
+                }
+                _ => {}
+            }
         }
         ControlFlow::<()>::Continue(())
     });
