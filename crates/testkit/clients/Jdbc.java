@@ -79,7 +79,7 @@ public class Jdbc {
         pass(what);
     }
 
-    static void insert(PreparedStatement ps, String[] r) throws SQLException {
+    static void insert(PreparedStatement ps, String[] r, String tag) throws SQLException {
         ps.setInt(1, Integer.parseInt(r[0]));
         ps.setLong(2, Long.parseLong(r[1]));
         ps.setBigDecimal(3, new BigDecimal(r[2]));
@@ -93,7 +93,7 @@ public class Jdbc {
         } else {
             ps.setInt(9, Integer.parseInt(r[8]));
         }
-        checkEq(ps.executeUpdate(), 1, "PreparedStatement INSERT row " + r[0]);
+        checkEq(ps.executeUpdate(), 1, "[" + tag + "] PreparedStatement INSERT row " + r[0]);
     }
 
     static void run(String host, String port, String db, String options, String tag) throws SQLException {
@@ -117,8 +117,8 @@ public class Jdbc {
                         "[" + tag + "] Statement INSERT");
             }
             try (PreparedStatement ps = conn.prepareStatement("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
-                insert(ps, ROWS[1]);
-                insert(ps, ROWS[2]);
+                insert(ps, ROWS[1], tag);
+                insert(ps, ROWS[2], tag);
             }
             try (Statement st = conn.createStatement();
                     ResultSet rs = st.executeQuery("SELECT k, b, d, f, s, dt, ts, flag, n FROM t ORDER BY k")) {

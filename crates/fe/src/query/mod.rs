@@ -614,9 +614,65 @@ fn explain_rows(parts: &[String]) -> Outcome {
     Outcome::Rows(rows)
 }
 
+/// `FROM DUAL` names no table in MySQL (`SELECT 1 FROM DUAL`, a connection pool's validation
+/// query; Connector/J's empty metadata results `... FROM DUAL WHERE 1 = 0`): drops it, so the
+/// query runs as a query without FROM. Other queries are left as they are.
+pub fn strip_dual(q: &mut Query) {
+    use sql::sqlparser::ast::SetExpr;
+    use sql::sqlparser::ast::TableFactor;
+
+    let SetExpr::Select(sel) = q.body.as_mut() else {
+        return;
+    };
+    let [from] = sel.from.as_slice() else {
+        return;
+    };
+    let is_dual = from.joins.is_empty()
+        && matches!(
+            &from.relation,
+            TableFactor::Table { name, alias: None, args: None, .. }
+                if name.0.len() == 1 && name.to_string().eq_ignore_ascii_case("dual")
+        );
+    if is_dual {
+        sel.from.clear();
+    }
+}
+
 /// Whether a query is answered without tables by [`crate::exec::select`] (the variables and
 /// functions MySQL clients ask for on connect).
 pub fn is_tableless(q: &Query) -> bool {
     matches!(q.body.as_ref(), sql::sqlparser::ast::SetExpr::Select(s) if s.from.is_empty())
         && q.with.is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(sql: &str) -> Box<Query> {
+        match sql::parse_statements(sql).expect("parses").pop() {
+            Some(sql::Statement::Query(q)) => q,
+            other => panic!("not a query: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn from_dual_is_dropped() {
+        for sql in ["SELECT 1 FROM DUAL", "select 1 from dual where 1 = 0"] {
+            let mut q = query(sql);
+            strip_dual(&mut q);
+            assert!(is_tableless(&q), "{sql} -> {q}");
+        }
+        for sql in [
+            "SELECT 1 FROM dual_t",
+            "SELECT 1 FROM db.dual",
+            "SELECT 1 FROM dual d",
+            "SELECT 1 FROM dual, t",
+        ] {
+            let mut q = query(sql);
+            let before = q.to_string();
+            strip_dual(&mut q);
+            assert_eq!(q.to_string(), before, "{sql} was changed");
+        }
+    }
 }
