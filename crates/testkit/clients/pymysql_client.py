@@ -50,6 +50,11 @@ def main():
     dc = conn.cursor(pymysql.cursors.DictCursor)
     dc.execute("SELECT k, s FROM t WHERE k = 1")
     check_eq(dc.fetchall(), [{"k": 1, "s": "héllo wörld"}], "DictCursor")
+    # Aliases keep their case (the dict keys), and ORDER BY finds them in any case.
+    dc.execute("SELECT COUNT(*) AS Total, MAX(k) AS maxK FROM t")
+    check_eq(dc.fetchall(), [{"Total": 3, "maxK": 3}], "DictCursor keys keep the aliases' case")
+    dc.execute("SELECT k AS Key1 FROM t ORDER BY key1 DESC LIMIT 1")
+    check_eq(dc.fetchall(), [{"Key1": 3}], "ORDER BY an alias written in another case")
 
     try:
         cur.execute("SELECT * FROM no_such_table")
