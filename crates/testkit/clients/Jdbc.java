@@ -167,7 +167,20 @@ public class Jdbc {
                 }
                 checkEq(cols.size(), 9, "[" + tag + "] DatabaseMetaData.getColumns " + cols);
             }
+            try (ResultSet rs = conn.getMetaData().getCatalogs()) {
+                boolean found = false;
+                while (rs.next()) {
+                    found |= db.equals(rs.getString("TABLE_CAT"));
+                }
+                checkEq(found, true, "[" + tag + "] DatabaseMetaData.getCatalogs lists " + db);
+            }
+            try (ResultSet rs = conn.getMetaData().getPrimaryKeys(db, null, "t")) {
+                checkEq(rs.next(), false, "[" + tag + "] DatabaseMetaData.getPrimaryKeys (a duplicate-key table has none)");
+            }
             try (Statement st = conn.createStatement()) {
+                try (ResultSet rs = st.executeQuery("SELECT 1 FROM DUAL")) {
+                    checkEq(rs.next() && rs.getInt(1) == 1, true, "[" + tag + "] SELECT 1 FROM DUAL (a pool's validation query)");
+                }
                 try {
                     st.executeQuery("SELECT * FROM no_such_table");
                     fail("[" + tag + "] bad table name: no exception");

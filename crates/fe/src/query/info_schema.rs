@@ -28,7 +28,14 @@ use super::DEFAULT_CATALOG;
 pub const INFORMATION_SCHEMA: &str = "information_schema";
 
 /// The tables it has.
-pub const TABLES: &[&str] = &["schemata", "tables", "columns", "tables_config", "views"];
+pub const TABLES: &[&str] = &[
+    "schemata",
+    "tables",
+    "columns",
+    "tables_config",
+    "views",
+    "statistics",
+];
 
 enum Col {
     Text(StringBuilder),
@@ -384,6 +391,30 @@ pub fn table(catalog: &Catalog, name: &str) -> Result<Arc<dyn TableProvider>> {
                 ("SECURITY_TYPE", false),
                 ("CHARACTER_SET_CLIENT", false),
                 ("COLLATION_CONNECTION", false),
+            ])
+            .finish()
+        }
+        "statistics" => {
+            // Indexes: a StarRocks table has none that MySQL would list (its sort key is in
+            // tables_config), so this is empty; Connector/J's getPrimaryKeys / getIndexInfo
+            // join it.
+            Builder::new(&[
+                ("TABLE_CATALOG", false),
+                ("TABLE_SCHEMA", false),
+                ("TABLE_NAME", false),
+                ("NON_UNIQUE", true),
+                ("INDEX_SCHEMA", false),
+                ("INDEX_NAME", false),
+                ("SEQ_IN_INDEX", true),
+                ("COLUMN_NAME", false),
+                ("COLLATION", false),
+                ("CARDINALITY", true),
+                ("SUB_PART", true),
+                ("PACKED", false),
+                ("NULLABLE", false),
+                ("INDEX_TYPE", false),
+                ("COMMENT", false),
+                ("INDEX_COMMENT", false),
             ])
             .finish()
         }
