@@ -17,6 +17,7 @@ command -v nft >/dev/null 2>&1 || need_apt+=(nftables)
 # The client matrix (crates/testkit/tests/cluster/clients.rs): MariaDB Connector/J and a JDK.
 [ -f /usr/share/java/mariadb-java-client.jar ] || need_apt+=(libmariadb-java)
 command -v javac >/dev/null 2>&1 || need_apt+=(default-jdk-headless)
+command -v script >/dev/null 2>&1 || need_apt+=(bsdutils)
 if ! command -v python3 >/dev/null 2>&1; then
     need_apt+=(python3 python3-venv)
 elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then

@@ -56,7 +56,7 @@ fn on_path(tool: &str) -> bool {
 /// What is missing to run every client, as an install hint.
 fn missing_tools() -> Vec<String> {
     let mut missing = Vec::new();
-    for tool in ["mysql", "curl", "java", "javac"] {
+    for tool in ["mysql", "curl", "java", "javac", "script"] {
         if !on_path(tool) {
             missing.push(format!("`{tool}` is not on PATH"));
         }
@@ -158,7 +158,8 @@ fn expect_eq(name: &str, got: &str, want: &str) -> Result<(), String> {
 }
 
 /// The `mysql` CLI: batch `-e`, `--table`, a script on standard input (as `mysql < file`
-/// runs it), `status`, and an error's exit code and message.
+/// runs it), `status`, an interactive session on a terminal, and an error's exit code and
+/// message.
 fn mysql_client(fe: u8, dir: &Path) -> Result<(), String> {
     let mut cmd = mysql_cli(fe);
     cmd.args(["--batch", "-e"]).arg(
@@ -233,6 +234,35 @@ fn mysql_client(fe: u8, dir: &Path) -> Result<(), String> {
     }
     phase!("mysql CLI: PASS script on stdin, status");
 
+    // Interactive mode, on a terminal (`script` gives it one): the welcome banner (from
+    // `SELECT @@version_comment LIMIT 1`), `USE` reading table and column names for
+    // completion, boxed results, `quit`.
+    let typed = dir.join("typed.sql");
+    std::fs::write(&typed, "USE cli;\nSELECT COUNT(*) AS n FROM t;\nquit\n")
+        .map_err(|e| e.to_string())?;
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c").arg(format!(
+        "script -qec 'mysql -h {} -P {QUERY_PORT} -u root --connect-timeout=5' /dev/null < '{}'",
+        ip(fe),
+        typed.display()
+    ));
+    let raw = mysql_run("interactive", cmd)?;
+    let out = strip_terminal_codes(&raw);
+    for want in [
+        "Server version: 5.1.0 Tessera version",
+        "Reading table information for completion",
+        "Database changed",
+        "| n    |\n+------+\n|    3 |\n+------+\n1 row in set",
+        "MySQL [cli]> quit\nBye",
+    ] {
+        if !out.contains(want) {
+            return Err(format!(
+                "mysql CLI interactive session lacks {want:?}:\n{out}"
+            ));
+        }
+    }
+    phase!("mysql CLI: PASS interactive session on a terminal");
+
     let mut cmd = mysql_cli(fe);
     cmd.args(["-D", "cli", "-e", "SELECT * FROM no_such_table"]);
     let (code, _, err) = run_with_timeout(&mut cmd, CLIENT_TIMEOUT);
@@ -247,6 +277,31 @@ fn mysql_client(fe: u8, dir: &Path) -> Result<(), String> {
     cmd.args(["-e", "DROP DATABASE cli"]);
     mysql_run("drop", cmd)?;
     Ok(())
+}
+
+/// A terminal session's text without escape sequences and carriage returns.
+fn strip_terminal_codes(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' => {}
+            // ESC [ params letter, or ESC ( letter.
+            '\u{1b}' => {
+                if matches!(chars.peek(), Some('[') | Some('(')) {
+                    chars.next();
+                    while let Some(&n) = chars.peek() {
+                        chars.next();
+                        if n.is_ascii_alphabetic() {
+                            break;
+                        }
+                    }
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A Stream Load with the real curl; returns the JSON reply.
