@@ -14,6 +14,15 @@ command -v ss >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 # The fault-injection scenarios cut links between network namespaces with nftables.
 command -v nft >/dev/null 2>&1 || need_apt+=(nftables)
+# The client matrix (crates/testkit/tests/cluster/clients.rs): MariaDB Connector/J and a JDK.
+[ -f /usr/share/java/mariadb-java-client.jar ] || need_apt+=(libmariadb-java)
+command -v javac >/dev/null 2>&1 || need_apt+=(default-jdk-headless)
+command -v script >/dev/null 2>&1 || need_apt+=(bsdutils)
+if ! command -v python3 >/dev/null 2>&1; then
+    need_apt+=(python3 python3-venv)
+elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    need_apt+=(python3-venv)
+fi
 if ((${#need_apt[@]})); then
     if [ "$(id -u)" = 0 ]; then
         echo "== installing ${need_apt[*]}"
@@ -24,6 +33,20 @@ if ((${#need_apt[@]})); then
         exit 1
     fi
 fi
+
+# The Python clients of the client matrix, pinned in crates/testkit/clients/requirements.txt,
+# in a venv outside the clone; reinstalled only when the requirements file changes.
+venv="${TESSERA_CLIENTS_VENV:-$HOME/.cache/tessera-clients-venv}"
+requirements=crates/testkit/clients/requirements.txt
+stamp="$venv/.requirements.sha256"
+want=$(sha256sum "$requirements" | cut -d' ' -f1)
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "== installing the Python clients into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+    echo "$want" >"$stamp"
+fi
+export TESSERA_CLIENTS_VENV="$venv"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -154,7 +154,8 @@ pub async fn read_barrier(fe: &Arc<Frontend>, session: &mut Session) -> Result<(
 
 async fn run(fe: &Arc<Frontend>, session: &mut Session, stmt: Statement) -> Result<Outcome> {
     match stmt {
-        Statement::Query(q) => {
+        Statement::Query(mut q) => {
+            crate::query::strip_dual(&mut q);
             if crate::query::is_tableless(&q) {
                 match select::execute(fe, session, &q) {
                     Err(e) if e.code == StatusCode::Unsupported => {}

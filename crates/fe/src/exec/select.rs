@@ -138,6 +138,18 @@ fn system_var_name(ident: &str) -> Option<&str> {
     Some(rest)
 }
 
+/// The value of an expression without tables (a literal, `@@var`, `@var`, a function such as
+/// `CONCAT(@@sql_mode, ',STRICT_TRANS_TABLES')`), as `SET var = expr` takes it: text, or
+/// `None` for NULL.
+pub fn eval_text(fe: &Arc<Frontend>, session: &Session, e: &Expr) -> Result<Option<String>> {
+    Ok(match eval(fe, session, e)? {
+        Cell::Null => None,
+        Cell::Int(v) => Some(v.to_string()),
+        Cell::Double(v) => Some(v.to_string()),
+        Cell::Text(t) => Some(t),
+    })
+}
+
 fn eval(fe: &Arc<Frontend>, session: &Session, e: &Expr) -> Result<Cell> {
     match e {
         Expr::Value(v) => match &v.value {
@@ -342,6 +354,19 @@ fn eval_function(
             no_args(name)?;
             let s = common::clock::format_ms(common::clock::now_ms());
             Ok(Cell::Text(s.chars().take(10).collect()))
+        }
+        "CONCAT" => {
+            // NULL if any argument is NULL, as in MySQL.
+            let mut out = String::new();
+            for a in args {
+                match eval(fe, session, a)? {
+                    Cell::Null => return Ok(Cell::Null),
+                    Cell::Int(v) => out.push_str(&v.to_string()),
+                    Cell::Double(v) => out.push_str(&v.to_string()),
+                    Cell::Text(t) => out.push_str(&t),
+                }
+            }
+            Ok(Cell::Text(out))
         }
         _ => Err(unsupported(format!("the function {name}() without FROM"))),
     }

@@ -1065,9 +1065,13 @@ pub fn show_tables(
             .get(&db)
             .map(|d| d.tables.keys().cloned().collect())
     });
+    let system = db.eq_ignore_ascii_case(crate::query::info_schema::INFORMATION_SCHEMA);
     let names = match names {
         Some(n) => n,
-        None if db.eq_ignore_ascii_case("information_schema") => Vec::new(),
+        None if system => crate::query::info_schema::TABLES
+            .iter()
+            .map(|t| t.to_string())
+            .collect(),
         None => return Err(crate::exec::database::unknown_database(&db)),
     };
     let col = format!("Tables_in_{db}");
@@ -1080,7 +1084,7 @@ pub fn show_tables(
         if matches_filter(filter, &col, &n)? {
             let mut row = vec![Cell::Text(n)];
             if full {
-                row.push("BASE TABLE".into());
+                row.push(if system { "SYSTEM VIEW" } else { "BASE TABLE" }.into());
             }
             rows.push(row);
         }

@@ -139,7 +139,7 @@ fn column_name(e: &Expr) -> Option<String> {
 }
 
 /// `SET ...`.
-pub fn set(_fe: &Arc<Frontend>, session: &mut Session, items: Vec<SetItem>) -> Result<Outcome> {
+pub fn set(fe: &Arc<Frontend>, session: &mut Session, items: Vec<SetItem>) -> Result<Outcome> {
     // Validate everything first so a bad item leaves the session unchanged.
     let mut next = session.clone();
     for item in items {
@@ -165,11 +165,20 @@ pub fn set(_fe: &Arc<Frontend>, session: &mut Session, items: Vec<SetItem>) -> R
                         next.vars.remove(&name.to_ascii_lowercase());
                     }
                     SetValue::Expr(e) => {
-                        let text = literal_text(&e).ok_or_else(|| {
-                            Error::invalid(format!(
-                                "Variable '{name}' can't be set to '{e}': expected a literal value"
-                            ))
-                        })?;
+                        // A literal or bare word as written (`SET sql_mode = ANSI`), else the
+                        // expression's value, evaluated against the session as it was before
+                        // this statement (`SET sql_mode = CONCAT(@@sql_mode, ',X')`).
+                        let text = match literal_text(&e) {
+                            Some(t) => t,
+                            None => crate::exec::select::eval_text(fe, session, &e)
+                                .map_err(|err| {
+                                    Error::invalid(format!(
+                                        "Variable '{name}' can't be set to '{e}': {}",
+                                        err.message
+                                    ))
+                                })?
+                                .unwrap_or_default(),
+                        };
                         next.set_var(&name, &text)?;
                     }
                 }

@@ -1,8 +1,9 @@
 //! `information_schema.schemata`, `.tables` and `.columns`, as MySQL clients and BI tools
 //! query them, built from the same catalog read as the query's other tables.
 //!
-//! Column names are lower case: unquoted identifiers are folded to lower case when a query is
-//! planned, so `SELECT TABLE_NAME FROM information_schema.TABLES` finds them.
+//! Column names are upper case, as MySQL and StarRocks name them (drivers read rows by those
+//! names: the SQLAlchemy `starrocks` dialect reads `row.TABLE_TYPE`); unquoted identifiers in
+//! any case find them (see `fold_column_case`).
 
 use std::sync::Arc;
 
@@ -27,7 +28,14 @@ use super::DEFAULT_CATALOG;
 pub const INFORMATION_SCHEMA: &str = "information_schema";
 
 /// The tables it has.
-pub const TABLES: &[&str] = &["schemata", "tables", "columns"];
+pub const TABLES: &[&str] = &[
+    "schemata",
+    "tables",
+    "columns",
+    "tables_config",
+    "views",
+    "statistics",
+];
 
 enum Col {
     Text(StringBuilder),
@@ -127,11 +135,11 @@ pub fn table(catalog: &Catalog, name: &str) -> Result<Arc<dyn TableProvider>> {
     match name.to_ascii_lowercase().as_str() {
         "schemata" => {
             let mut b = Builder::new(&[
-                ("catalog_name", false),
-                ("schema_name", false),
-                ("default_character_set_name", false),
-                ("default_collation_name", false),
-                ("sql_path", false),
+                ("CATALOG_NAME", false),
+                ("SCHEMA_NAME", false),
+                ("DEFAULT_CHARACTER_SET_NAME", false),
+                ("DEFAULT_COLLATION_NAME", false),
+                ("SQL_PATH", false),
             ]);
             let mut names: Vec<&str> = vec![INFORMATION_SCHEMA];
             names.extend(catalog.databases.keys().map(String::as_str));
@@ -148,27 +156,27 @@ pub fn table(catalog: &Catalog, name: &str) -> Result<Arc<dyn TableProvider>> {
         }
         "tables" => {
             let mut b = Builder::new(&[
-                ("table_catalog", false),
-                ("table_schema", false),
-                ("table_name", false),
-                ("table_type", false),
-                ("engine", false),
-                ("version", true),
-                ("row_format", false),
-                ("table_rows", true),
-                ("avg_row_length", true),
-                ("data_length", true),
-                ("max_data_length", true),
-                ("index_length", true),
-                ("data_free", true),
-                ("auto_increment", true),
-                ("create_time", false),
-                ("update_time", false),
-                ("check_time", false),
-                ("table_collation", false),
-                ("checksum", true),
-                ("create_options", false),
-                ("table_comment", false),
+                ("TABLE_CATALOG", false),
+                ("TABLE_SCHEMA", false),
+                ("TABLE_NAME", false),
+                ("TABLE_TYPE", false),
+                ("ENGINE", false),
+                ("VERSION", true),
+                ("ROW_FORMAT", false),
+                ("TABLE_ROWS", true),
+                ("AVG_ROW_LENGTH", true),
+                ("DATA_LENGTH", true),
+                ("MAX_DATA_LENGTH", true),
+                ("INDEX_LENGTH", true),
+                ("DATA_FREE", true),
+                ("AUTO_INCREMENT", true),
+                ("CREATE_TIME", false),
+                ("UPDATE_TIME", false),
+                ("CHECK_TIME", false),
+                ("TABLE_COLLATION", false),
+                ("CHECKSUM", true),
+                ("CREATE_OPTIONS", false),
+                ("TABLE_COMMENT", false),
             ]);
             for t in TABLES {
                 b.row(&[
@@ -236,26 +244,30 @@ pub fn table(catalog: &Catalog, name: &str) -> Result<Arc<dyn TableProvider>> {
         }
         "columns" => {
             let mut b = Builder::new(&[
-                ("table_catalog", false),
-                ("table_schema", false),
-                ("table_name", false),
-                ("column_name", false),
-                ("ordinal_position", true),
-                ("column_default", false),
-                ("is_nullable", false),
-                ("data_type", false),
-                ("character_maximum_length", true),
-                ("character_octet_length", true),
-                ("numeric_precision", true),
-                ("numeric_scale", true),
-                ("datetime_precision", true),
-                ("character_set_name", false),
-                ("collation_name", false),
-                ("column_type", false),
-                ("column_key", false),
-                ("extra", false),
-                ("privileges", false),
-                ("column_comment", false),
+                ("TABLE_CATALOG", false),
+                ("TABLE_SCHEMA", false),
+                ("TABLE_NAME", false),
+                ("COLUMN_NAME", false),
+                ("ORDINAL_POSITION", true),
+                ("COLUMN_DEFAULT", false),
+                ("IS_NULLABLE", false),
+                ("DATA_TYPE", false),
+                ("CHARACTER_MAXIMUM_LENGTH", true),
+                ("CHARACTER_OCTET_LENGTH", true),
+                ("NUMERIC_PRECISION", true),
+                ("NUMERIC_SCALE", true),
+                ("DATETIME_PRECISION", true),
+                ("CHARACTER_SET_NAME", false),
+                ("COLLATION_NAME", false),
+                ("COLUMN_TYPE", false),
+                ("COLUMN_KEY", false),
+                ("EXTRA", false),
+                ("PRIVILEGES", false),
+                ("COLUMN_COMMENT", false),
+                ("COLUMN_SIZE", true),
+                ("DECIMAL_DIGITS", true),
+                ("GENERATION_EXPRESSION", false),
+                ("SRS_ID", true),
             ]);
             for db in catalog.databases.values() {
                 for t in db.tables.values() {
@@ -297,11 +309,114 @@ pub fn table(catalog: &Catalog, name: &str) -> Result<Arc<dyn TableProvider>> {
                             s(""),
                             s("select,insert,update,references"),
                             s(c.comment.as_str()),
+                            precision.or(char_len).map(|n| n.to_string()),
+                            scale.map(|n| n.to_string()),
+                            None,
+                            None,
                         ]);
                     }
                 }
             }
             b.finish()
+        }
+        "tables_config" => {
+            // StarRocks's per-table layout: keys model, distribution, sort key, properties.
+            let mut b = Builder::new(&[
+                ("TABLE_SCHEMA", false),
+                ("TABLE_NAME", false),
+                ("TABLE_ENGINE", false),
+                ("TABLE_MODEL", false),
+                ("PRIMARY_KEY", false),
+                ("PARTITION_KEY", false),
+                ("DISTRIBUTE_KEY", false),
+                ("DISTRIBUTE_TYPE", false),
+                ("DISTRIBUTE_BUCKET", true),
+                ("SORT_KEY", false),
+                ("PROPERTIES", false),
+                ("TABLE_ID", true),
+            ]);
+            let quoted = |names: &mut dyn Iterator<Item = &str>| {
+                names
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            for db in catalog.databases.values() {
+                for t in db.tables.values() {
+                    let keys = quoted(
+                        &mut t
+                            .schema
+                            .columns
+                            .iter()
+                            .filter(|c| c.is_key)
+                            .map(|c| c.name.as_str()),
+                    );
+                    let dist = &t.schema.distribution_columns;
+                    let properties = serde_json::json!({
+                        "replication_num": t.replication_num.to_string(),
+                        "write_quorum": t.write_quorum.to_string().to_ascii_lowercase(),
+                        "replicated_storage": t.replicated_storage.to_string(),
+                    });
+                    b.row(&[
+                        s(db.name.as_str()),
+                        s(t.name.as_str()),
+                        s("OLAP"),
+                        s(t.schema.keys_type.to_string()),
+                        s(keys.clone()),
+                        s(t.partitioning
+                            .as_ref()
+                            .map(|p| format!("`{}`", p.column))
+                            .unwrap_or_default()),
+                        s(quoted(&mut dist.iter().map(String::as_str))),
+                        s(if dist.is_empty() { "RANDOM" } else { "HASH" }),
+                        s(t.schema.buckets.to_string()),
+                        s(keys),
+                        s(properties.to_string()),
+                        s(t.id.to_string()),
+                    ]);
+                }
+            }
+            b.finish()
+        }
+        "views" => {
+            // Tessera has no views yet: the table exists (clients list views) and is empty.
+            Builder::new(&[
+                ("TABLE_CATALOG", false),
+                ("TABLE_SCHEMA", false),
+                ("TABLE_NAME", false),
+                ("VIEW_DEFINITION", false),
+                ("CHECK_OPTION", false),
+                ("IS_UPDATABLE", false),
+                ("DEFINER", false),
+                ("SECURITY_TYPE", false),
+                ("CHARACTER_SET_CLIENT", false),
+                ("COLLATION_CONNECTION", false),
+            ])
+            .finish()
+        }
+        "statistics" => {
+            // Indexes: a StarRocks table has none that MySQL would list (its sort key is in
+            // tables_config), so this is empty; Connector/J's getPrimaryKeys / getIndexInfo
+            // join it.
+            Builder::new(&[
+                ("TABLE_CATALOG", false),
+                ("TABLE_SCHEMA", false),
+                ("TABLE_NAME", false),
+                ("NON_UNIQUE", true),
+                ("INDEX_SCHEMA", false),
+                ("INDEX_NAME", false),
+                ("SEQ_IN_INDEX", true),
+                ("COLUMN_NAME", false),
+                ("COLLATION", false),
+                ("CARDINALITY", true),
+                ("SUB_PART", true),
+                ("PACKED", false),
+                ("NULLABLE", false),
+                ("INDEX_TYPE", false),
+                ("COMMENT", false),
+                ("INDEX_COMMENT", false),
+            ])
+            .finish()
         }
         other => Err(Error::new(
             StatusCode::TableNotFound,

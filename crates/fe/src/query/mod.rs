@@ -388,6 +388,11 @@ async fn plan(
     for f in mysql_functions::functions() {
         datafusion::execution::FunctionRegistry::register_udf(&mut state, f).map_err(df_error)?;
     }
+    datafusion::execution::FunctionRegistry::register_function_rewrite(
+        &mut state,
+        Arc::new(mysql_functions::BooleanIntComparison),
+    )
+    .map_err(df_error)?;
 
     let statement = DfStatement::Statement(Box::new(statement));
     let refs = state
@@ -456,6 +461,8 @@ async fn plan(
 
     let mut statement = statement;
     fold_column_case(&mut statement, &tables);
+    keep_alias_case(&mut statement, &tables);
+    mysql_cast_types(&mut statement);
 
     let catalog = Arc::new(MemoryCatalogProvider::new());
     for (db, name, table) in tables {
@@ -542,6 +549,156 @@ fn fold_column_case(statement: &mut DfStatement, tables: &[NamedTable]) {
     });
 }
 
+/// Column aliases keep their case in MySQL (`SELECT COUNT(*) AS Total` names the column
+/// `Total`, and a Python dict cursor or a DataFrame is keyed by it), where DataFusion folds an
+/// unquoted alias to lower case. The top-level SELECT's aliases with upper-case letters are
+/// quoted, and the unquoted references to them that MySQL resolves to the alias, in any case,
+/// are rewritten to match: a bare ORDER BY item; a bare GROUP BY item and identifiers in HAVING
+/// unless a table has a column of that name (MySQL prefers the column there).
+fn keep_alias_case(statement: &mut DfStatement, tables: &[NamedTable]) {
+    use std::collections::HashSet;
+    use std::ops::ControlFlow;
+
+    use sql::sqlparser::ast::Expr as SqlExpr;
+    use sql::sqlparser::ast::GroupByExpr;
+    use sql::sqlparser::ast::OrderByKind;
+    use sql::sqlparser::ast::SelectItem;
+    use sql::sqlparser::ast::SetExpr;
+
+    let DfStatement::Statement(inner) = statement else {
+        return;
+    };
+    let sql::sqlparser::ast::Statement::Query(q) = inner.as_mut() else {
+        return;
+    };
+    let SetExpr::Select(sel) = q.body.as_mut() else {
+        return;
+    };
+    // Lower-case spelling -> the alias as written; None when two aliases differ only in case.
+    let mut aliases: HashMap<String, Option<String>> = HashMap::new();
+    for item in &sel.projection {
+        if let SelectItem::ExprWithAlias { alias, .. } = item
+            && alias.quote_style.is_none()
+        {
+            let lower = alias.value.to_lowercase();
+            let written = alias.value.clone();
+            aliases
+                .entry(lower)
+                .and_modify(|e| {
+                    if e.as_deref() != Some(written.as_str()) {
+                        *e = None;
+                    }
+                })
+                .or_insert(Some(written));
+        }
+    }
+    aliases.retain(|lower, written| written.as_deref().is_some_and(|w| w != lower.as_str()));
+    if aliases.is_empty() {
+        return;
+    }
+    for item in &mut sel.projection {
+        if let SelectItem::ExprWithAlias { alias, .. } = item
+            && alias.quote_style.is_none()
+            && aliases.contains_key(&alias.value.to_lowercase())
+        {
+            alias.quote_style = Some('"');
+        }
+    }
+    let columns: HashSet<String> = tables
+        .iter()
+        .flat_map(|(_, _, t)| {
+            t.schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().to_lowercase())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let fix = |e: &mut SqlExpr, column_first: bool| {
+        if let SqlExpr::Identifier(i) = e
+            && i.quote_style.is_none()
+        {
+            let lower = i.value.to_lowercase();
+            if let Some(Some(written)) = aliases.get(&lower)
+                && !(column_first && columns.contains(&lower))
+            {
+                i.value = written.clone();
+                i.quote_style = Some('"');
+            }
+        }
+    };
+    if let Some(order_by) = &mut q.order_by
+        && let OrderByKind::Expressions(items) = &mut order_by.kind
+    {
+        for item in items {
+            fix(&mut item.expr, false);
+        }
+    }
+    let SetExpr::Select(sel) = q.body.as_mut() else {
+        return;
+    };
+    if let GroupByExpr::Expressions(items, _) = &mut sel.group_by {
+        for e in items {
+            fix(e, true);
+        }
+    }
+    if let Some(having) = &mut sel.having {
+        let _ = sql::sqlparser::ast::visit_expressions_mut(having, |e| {
+            fix(e, true);
+            ControlFlow::<()>::Continue(())
+        });
+    }
+}
+
+/// MySQL's cast targets DataFusion does not know: `CAST(x AS SIGNED [INTEGER])` is BIGINT and
+/// `CAST(x AS UNSIGNED [INTEGER])` BIGINT UNSIGNED; `CONVERT(x, type)` is `CAST(x AS type)`
+/// (Connector/J's metadata queries use them).
+fn mysql_cast_types(statement: &mut DfStatement) {
+    use std::ops::ControlFlow;
+
+    use sql::sqlparser::ast::DataType as SqlType;
+    use sql::sqlparser::ast::Expr as SqlExpr;
+
+    let DfStatement::Statement(inner) = statement else {
+        return;
+    };
+    let _ = sql::sqlparser::ast::visit_expressions_mut(inner.as_mut(), |e| {
+        // MySQL's `CONVERT(x, type)` is `CAST(x AS type)`.
+        if let SqlExpr::Convert {
+            is_try: false,
+            expr,
+            data_type: Some(data_type),
+            charset: None,
+            styles,
+            ..
+        } = e
+            && styles.is_empty()
+        {
+            let cast = SqlExpr::Cast {
+                kind: sql::sqlparser::ast::CastKind::Cast,
+                expr: Box::new(std::mem::replace(
+                    expr.as_mut(),
+                    SqlExpr::value(sql::sqlparser::ast::Value::Null),
+                )),
+                data_type: data_type.clone(),
+                array: false,
+                format: None,
+            };
+            *e = cast;
+        }
+        if let SqlExpr::Cast { data_type, .. } = e {
+            match data_type {
+                SqlType::Signed | SqlType::SignedInteger => *data_type = SqlType::BigInt(None),
+                SqlType::Unsigned | SqlType::UnsignedInteger => {
+                    *data_type = SqlType::BigIntUnsigned(None)
+                }
+                _ => {}
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
 fn physical_text(plan: &Arc<dyn ExecutionPlan>) -> String {
     datafusion::physical_plan::displayable(plan.as_ref())
         .indent(true)
@@ -559,9 +716,108 @@ fn explain_rows(parts: &[String]) -> Outcome {
     Outcome::Rows(rows)
 }
 
+/// `FROM DUAL` names no table in MySQL (`SELECT 1 FROM DUAL`, a connection pool's validation
+/// query; Connector/J's empty metadata results `... FROM DUAL WHERE 1 = 0`): drops it, so the
+/// query runs as a query without FROM. Other queries are left as they are.
+pub fn strip_dual(q: &mut Query) {
+    use sql::sqlparser::ast::SetExpr;
+    use sql::sqlparser::ast::TableFactor;
+
+    let SetExpr::Select(sel) = q.body.as_mut() else {
+        return;
+    };
+    let [from] = sel.from.as_slice() else {
+        return;
+    };
+    let is_dual = from.joins.is_empty()
+        && matches!(
+            &from.relation,
+            TableFactor::Table { name, alias: None, args: None, .. }
+                if name.0.len() == 1 && name.to_string().eq_ignore_ascii_case("dual")
+        );
+    if is_dual {
+        sel.from.clear();
+    }
+}
+
 /// Whether a query is answered without tables by [`crate::exec::select`] (the variables and
 /// functions MySQL clients ask for on connect).
 pub fn is_tableless(q: &Query) -> bool {
     matches!(q.body.as_ref(), sql::sqlparser::ast::SetExpr::Select(s) if s.from.is_empty())
         && q.with.is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(sql: &str) -> Box<Query> {
+        match sql::parse_statements(sql).expect("parses").pop() {
+            Some(sql::Statement::Query(q)) => q,
+            other => panic!("not a query: {other:?}"),
+        }
+    }
+
+    fn keep_case(sql: &str, columns: &[&str]) -> String {
+        let q = query(sql);
+        let fields: Vec<arrow::datatypes::Field> = columns
+            .iter()
+            .map(|c| arrow::datatypes::Field::new(*c, arrow::datatypes::DataType::Int64, true))
+            .collect();
+        let schema = Arc::new(arrow::datatypes::Schema::new(fields));
+        let table: Arc<dyn TableProvider> =
+            Arc::new(datafusion::datasource::empty::EmptyTable::new(schema));
+        let tables: Vec<NamedTable> = vec![("db".into(), "t".into(), table)];
+        let mut stmt = DfStatement::Statement(Box::new(sql::sqlparser::ast::Statement::Query(q)));
+        keep_alias_case(&mut stmt, &tables);
+        stmt.to_string()
+    }
+
+    #[test]
+    fn aliases_keep_their_case() {
+        assert_eq!(
+            keep_case(
+                "SELECT COUNT(*) AS Total, k AS lower FROM t GROUP BY k HAVING total > 1 ORDER BY TOTAL",
+                &["k"]
+            ),
+            r#"SELECT COUNT(*) AS "Total", k AS lower FROM t GROUP BY k HAVING "Total" > 1 ORDER BY "Total""#
+        );
+        // GROUP BY and HAVING prefer a column of the same name, as MySQL does.
+        assert_eq!(
+            keep_case(
+                "SELECT UPPER(k) AS K FROM t GROUP BY k HAVING k > 1 ORDER BY k",
+                &["k"]
+            ),
+            r#"SELECT UPPER(k) AS "K" FROM t GROUP BY k HAVING k > 1 ORDER BY "K""#
+        );
+        // Nothing to keep: lower-case or quoted aliases, aliases differing only in case.
+        for sql in [
+            "SELECT k AS total FROM t ORDER BY total",
+            "SELECT k AS `Total` FROM t",
+            "SELECT k AS Total, k AS TOTAL FROM t ORDER BY total",
+        ] {
+            let before = query(sql).to_string();
+            assert_eq!(keep_case(sql, &["k"]), before, "{sql}");
+        }
+    }
+
+    #[test]
+    fn from_dual_is_dropped() {
+        for sql in ["SELECT 1 FROM DUAL", "select 1 from dual where 1 = 0"] {
+            let mut q = query(sql);
+            strip_dual(&mut q);
+            assert!(is_tableless(&q), "{sql} -> {q}");
+        }
+        for sql in [
+            "SELECT 1 FROM dual_t",
+            "SELECT 1 FROM db.dual",
+            "SELECT 1 FROM dual d",
+            "SELECT 1 FROM dual, t",
+        ] {
+            let mut q = query(sql);
+            let before = q.to_string();
+            strip_dual(&mut q);
+            assert_eq!(q.to_string(), before, "{sql} was changed");
+        }
+    }
 }
