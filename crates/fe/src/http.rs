@@ -30,6 +30,7 @@ pub fn router(fe: Arc<Frontend>) -> Router {
             "/api/{db}/{table}/_stream_load",
             axum::routing::put(stream_load),
         )
+        .merge(crate::console::router())
         .fallback(not_found)
         .with_state(fe)
 }
