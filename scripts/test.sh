@@ -14,15 +14,27 @@ command -v ss >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 # The fault-injection scenarios cut links between network namespaces with nftables.
 command -v nft >/dev/null 2>&1 || need_apt+=(nftables)
+# The web console test drives Debian's chromium (headless) with playwright-core from npm.
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 if ((${#need_apt[@]})); then
     if [ "$(id -u)" = 0 ]; then
         echo "== installing ${need_apt[*]}"
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${need_apt[@]}" >/dev/null
     else
         echo "missing: ${need_apt[*]} (install them: sudo apt-get install ${need_apt[*]})" >&2
         exit 1
     fi
+fi
+
+console=crates/testkit/console
+if [ ! -f "$console/node_modules/playwright-core/package.json" ] ||
+    [ "$console/package-lock.json" -nt "$console/node_modules/.package-lock.json" ]; then
+    echo "== npm ci (playwright-core for the web console test)"
+    npm ci --prefix "$console" --no-audit --no-fund
 fi
 
 echo "== cargo fmt --check"

@@ -643,7 +643,7 @@ pub struct Repair {
     pub pending: Vec<TaskInfo>,
     /// Running clones.
     pub running: Vec<TaskInfo>,
-    /// Recently finished, failed or cancelled tasks, newest last.
+    /// Recently finished, failed or cancelled tasks, newest first.
     pub history: Vec<TaskInfo>,
 }
 

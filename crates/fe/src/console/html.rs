@@ -138,6 +138,11 @@ fn status(text: &str, good: bool, warn: bool) -> String {
     format!("<span class=\"st {class}\">{}</span>", esc(text))
 }
 
+/// Text that must not wrap (timestamps, status names).
+fn nw(text: &str) -> String {
+    format!("<span class=\"nw\">{}</span>", esc(text))
+}
+
 fn yes_no(alive: bool) -> String {
     status(if alive { "alive" } else { "dead" }, alive, false)
 }
@@ -246,13 +251,10 @@ pub fn overview(o: &Overview) -> String {
         },
     ));
     let (repairs, class) = match h.repairs {
-        Some((p, r)) => (
-            format!("{r} running, {p} queued"),
-            if p + r == 0 { "ok" } else { "warn" },
-        ),
+        Some((p, r)) => (format!("{r} / {p}"), if p + r == 0 { "ok" } else { "warn" }),
         None => ("unknown".into(), "warn"),
     };
-    out.push_str(&card("repairs", &repairs, class));
+    out.push_str(&card("repairs running / queued", &repairs, class));
     out.push_str(&card(
         "tables / replicas",
         &format!("{} / {}", o.tables, o.replicas),
@@ -286,12 +288,10 @@ fn frontend_table(fes: &[FrontendInfo]) -> String {
                 yes_no(f.alive),
                 f.journal_id.to_string(),
                 match f.lag {
-                    Some(0) => status("0", true, false),
-                    Some(l) if l < 100 => status(&l.to_string(), false, true),
-                    Some(l) => status(&l.to_string(), false, false),
+                    Some(l) => lag(l),
                     None => "?".into(),
                 },
-                esc(&f.last_heartbeat),
+                nw(&f.last_heartbeat),
                 format!("<span class=\"msg\">{}</span>", esc(&f.err_msg)),
             ]
         })
@@ -310,6 +310,13 @@ fn frontend_table(fes: &[FrontendInfo]) -> String {
         ],
         &rows,
     )
+}
+
+/// A replay lag: green within the leader's catch-up rule (100 entries, the lag under which a
+/// new follower is promoted), amber within 10 000, red beyond. Heartbeats are journaled, so a
+/// healthy follower shows a lag of a few entries.
+fn lag(l: i64) -> String {
+    status(&l.to_string(), l < 100, l < 10_000)
 }
 
 /// The frontends page body.
@@ -331,13 +338,13 @@ fn backend_table(bes: &[BackendInfo]) -> String {
                 b.id.to_string(),
                 esc(&format!("{}:{}", b.host, b.heartbeat_port)),
                 yes_no(b.alive),
-                esc(&b.last_heartbeat),
+                nw(&b.last_heartbeat),
                 b.tablets.to_string(),
                 format!(
-                    "{} of {} <span class=\"dim\">({})</span>",
+                    "{} <span class=\"dim\">· disk {} of {}</span>",
                     esc(&b.disk_used),
-                    esc(&b.disk_total),
-                    esc(&b.disk_used_pct)
+                    esc(&b.disk_used_pct),
+                    esc(&b.disk_total)
                 ),
                 if b.decommissioned {
                     status("yes", false, true)
@@ -356,7 +363,7 @@ fn backend_table(bes: &[BackendInfo]) -> String {
             "Alive",
             "Last heartbeat",
             "Tablets",
-            "Disk used",
+            "Data · disk used",
             "Decommissioned",
             "Message",
         ],
@@ -471,7 +478,7 @@ pub fn table_detail(d: &TableDetail, limit: usize, only_unhealthy: bool) -> Stri
             vec![
                 esc(&p.name),
                 p.visible_version.to_string(),
-                esc(&p.visible_version_time),
+                nw(&p.visible_version_time),
                 p.buckets.to_string(),
                 p.replication_num.to_string(),
             ]
@@ -609,7 +616,7 @@ fn tasks_table(class: &str, tasks: &[TaskInfo], running: bool) -> String {
                     esc(&t.table),
                     esc(&t.partition)
                 ),
-                esc(&t.status),
+                nw(&t.status),
                 task_state(&t.state),
                 format!(
                     "{} → {}",
@@ -631,10 +638,14 @@ fn tasks_table(class: &str, tasks: &[TaskInfo], running: bool) -> String {
                 row.push(esc(&t.rate_mb_per_sec));
                 row.push(esc(&t.eta_sec));
             } else {
-                row.push(esc(&t.created));
-                row.push(esc(&t.finished));
+                row.push(nw(&t.created));
+                row.push(nw(&t.finished));
             }
-            row.push(format!("<span class=\"msg\">{}</span>", esc(&t.err_msg)));
+            let class = if t.state == "FINISHED" { "dim" } else { "msg" };
+            row.push(format!(
+                "<span class=\"{class}\">{}</span>",
+                esc(&t.err_msg)
+            ));
             row
         })
         .collect();
@@ -709,9 +720,7 @@ pub fn repair(r: &Repair) -> String {
     out.push_str("<h2>Queue</h2>");
     out.push_str(&tasks_table("pending", &r.pending, false));
     out.push_str("<h2>History</h2>");
-    let mut history: Vec<TaskInfo> = r.history.clone();
-    history.reverse();
-    out.push_str(&tasks_table("history", &history, false));
+    out.push_str(&tasks_table("history", &r.history, false));
     out
 }
 

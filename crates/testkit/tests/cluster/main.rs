@@ -8,6 +8,7 @@ mod backend_process;
 mod backends;
 mod bad_input;
 mod chaos;
+mod console;
 mod failover;
 mod forward;
 mod journal;
