@@ -77,6 +77,10 @@ fn console_session(fe: &Frontend) -> Session {
     Session::new(fe.next_connection_id(), "root", None)
 }
 
+/// How long a page waits for the leader before it shows this FE's copy (or says it cannot).
+/// Forwarding alone keeps looking for a new leader for several seconds; a page should not.
+const LEADER_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Runs `stmt` on the leader (this FE if it leads, else forwarded); `local` answers when this
 /// FE leads, or (when `fallback`) when the leader cannot be asked.
 async fn leader_rows(
@@ -89,7 +93,21 @@ async fn leader_rows(
         return (local(), Source::Leader);
     }
     let mut session = console_session(fe);
-    match crate::forward::forward_read(fe, &mut session, &stmt).await {
+    let asked = tokio::time::timeout(
+        LEADER_WAIT,
+        crate::forward::forward_read(fe, &mut session, &stmt),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Err(Error::new(
+            StatusCode::Timeout,
+            format!(
+                "the leader did not answer within {} s",
+                LEADER_WAIT.as_secs()
+            ),
+        ))
+    });
+    match asked {
         Ok(Outcome::Rows(r)) => (Ok(r), Source::ForwardedToLeader),
         Ok(Outcome::Ok { .. }) => (
             Err(Error::internal("the leader answered without rows")),
@@ -848,10 +866,10 @@ pub struct Overview {
 
 /// Everything, summed up.
 pub async fn overview(fe: &Arc<Frontend>) -> Result<Overview> {
-    let frontends = frontends(fe).await?;
-    let backends = backends(fe).await?;
+    // Concurrently: when the leader does not answer, the page waits one LEADER_WAIT, not three.
+    let (frontends, backends, repair) = tokio::join!(frontends(fe), backends(fe), repair(fe));
+    let (frontends, backends) = (frontends?, backends?);
     let tables = tables(fe, None)?;
-    let repair = repair(fe).await;
     let count = |fes: &[&FrontendInfo]| (fes.len(), fes.iter().filter(|f| f.alive).count());
     let followers: Vec<&FrontendInfo> = frontends
         .frontends

@@ -2,9 +2,10 @@
 //! a 3-replica table with data), driven by headless Chromium through playwright-core
 //! (crates/testkit/console/console_test.mjs): every page at 1366x768 without horizontal scroll,
 //! the click from the tables page to a table, a killed backend turning an open page and the
-//! overview badge, the repair of its replicas in the leader's history seen from a follower, and
-//! screenshots that must be 1366 px wide and not blank. The JSON endpoints,
-//! the credentials check and the error statuses are checked here with curl.
+//! overview badge, the repair of its replicas in the leader's history seen from a follower, the
+//! follower's console once the leader is gone, and screenshots that must be 1366 px wide and not
+//! blank. The JSON endpoints, the credentials check and the error statuses are checked here with
+//! curl.
 //!
 //! Needs Debian's `chromium` and `npm ci --prefix crates/testkit/console` (scripts/test.sh
 //! installs both); without them the test fails and says so. Set
@@ -300,4 +301,25 @@ fn console_pages_in_headless_chromium() {
     let (_, o) = curl_json(&format!("{base}/api/console/overview"));
     assert_eq!(o["level"], "WARN", "{o}");
     assert_eq!(o["inputs"]["backends"], serde_json::json!([4, 3]), "{o}");
+
+    phase!("the leader killed: the follower's console says ERROR and cannot show the queues");
+    c.kill(leader);
+    let o = wait_until(WAIT, "the overview turns ERROR", || {
+        let (_, o) = curl_json(&format!("{base}/api/console/overview"));
+        (o["level"] == "ERROR").then_some(o)
+    });
+    let reasons = o["reasons"].to_string();
+    assert!(
+        reasons.contains("no leader") || reasons.contains("quorum"),
+        "{reasons}"
+    );
+    let (status, page) = curl(&format!("{base}/console/repair?refresh=0"));
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("live in the leader's memory and could not be fetched"),
+        "{page}"
+    );
+    let (status, page) = curl(&format!("{base}/console?refresh=0"));
+    assert_eq!(status, 200);
+    assert!(page.contains("class=\"badge err\""), "{page}");
 }
