@@ -23,11 +23,16 @@ if ! command -v python3 >/dev/null 2>&1; then
 elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
     need_apt+=(python3-venv)
 fi
+# The web console test drives Debian's chromium (headless) with playwright-core from npm.
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 if ((${#need_apt[@]})); then
     if [ "$(id -u)" = 0 ]; then
         echo "== installing ${need_apt[*]}"
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${need_apt[@]}" >/dev/null
     else
         echo "missing: ${need_apt[*]} (install them: sudo apt-get install ${need_apt[*]})" >&2
         exit 1
@@ -47,6 +52,12 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
     echo "$want" >"$stamp"
 fi
 export TESSERA_CLIENTS_VENV="$venv"
+console=crates/testkit/console
+if [ ! -f "$console/node_modules/playwright-core/package.json" ] ||
+    [ "$console/package-lock.json" -nt "$console/node_modules/.package-lock.json" ]; then
+    echo "== npm ci (playwright-core for the web console test)"
+    npm ci --prefix "$console" --no-audit --no-fund
+fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

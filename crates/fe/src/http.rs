@@ -40,6 +40,7 @@ pub fn router(fe: Arc<Frontend>) -> Router {
             axum::routing::put(stream_load),
         )
         .route("/api/{db}/get_load_state", get(get_load_state))
+        .merge(crate::console::router())
         .fallback(not_found)
         .with_state(fe)
 }

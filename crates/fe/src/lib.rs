@@ -8,11 +8,13 @@
 //! - [`services`]: FE-to-FE gRPC (join, heartbeat, leader watch, forward, read index).
 //! - [`leader`]: the leader's duties (heartbeats, promoting caught-up followers).
 //! - [`repair`]: the leader's tablet checker and scheduler (replica repair by clone).
-//! - [`http`]: the HTTP port; [`metrics`]: what its `/metrics` shows.
+//! - [`http`]: the HTTP port; [`metrics`]: what its `/metrics` shows; [`console`]: the web
+//!   console on it.
 //!
 //! Must not depend on `storage` or `be`.
 
 pub mod backend;
+pub mod console;
 pub mod debug;
 pub mod exec;
 pub mod forward;

@@ -391,30 +391,14 @@ pub fn show_statistic(fe: &Arc<Frontend>) -> RowSet {
             let mut v = [0i64; 9];
             v[0] = db.tables.len() as i64;
             for t in db.tables.values() {
-                v[1] += t.partitions.len() as i64;
+                let n = table_counts(c, t, &cluster, &cloning, &mut buf);
+                v[1] += n.partitions;
                 v[2] += 1;
-                for (p, tab) in t.tablets() {
-                    v[3] += 1;
-                    v[4] += tab.replicas.len() as i64;
-                    let h = crate::repair::health_of(
-                        tab,
-                        p.visible_version,
-                        p.replication_num,
-                        &cluster,
-                        &mut buf,
-                    );
-                    if !h.status.counts_as_healthy() {
-                        v[5] += 1;
-                    }
-                    if cloning.contains(&tab.id)
-                        || tab.replicas.iter().any(|r| r.state == ReplicaState::Clone)
-                    {
-                        v[7] += 1;
-                    }
-                    if tab.replicas.iter().any(|r| r.bad) {
-                        v[8] += 1;
-                    }
-                }
+                v[3] += n.tablets;
+                v[4] += n.replicas;
+                v[5] += n.unhealthy;
+                v[7] += n.cloning;
+                v[8] += n.error_state;
             }
             let mut row = vec![Cell::Int(db.id), db.name.clone().into()];
             row.extend(v.iter().map(|x| Cell::Int(*x)));
@@ -431,6 +415,78 @@ pub fn show_statistic(fe: &Arc<Frontend>) -> RowSet {
         rows.push(row);
     });
     rows
+}
+
+/// One table's tablets as `SHOW PROC '/statistic'` counts them (shared with the web console).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TableCounts {
+    /// Partitions.
+    pub partitions: i64,
+    /// Tablets.
+    pub tablets: i64,
+    /// Replicas.
+    pub replicas: i64,
+    /// Tablets whose health is not HEALTHY, REDUNDANT or NEED_FURTHER_REPAIR.
+    pub unhealthy: i64,
+    /// Tablets being cloned (a task on the leader, or a replica in CLONE state).
+    pub cloning: i64,
+    /// Tablets with a replica marked bad.
+    pub error_state: i64,
+    /// Tablets without a single OK replica (`ADMIN SHOW REPLICA STATUS`): unreadable now.
+    pub unavailable: i64,
+    /// The lowest visible version of the table's partitions (0 without partitions).
+    pub min_visible_version: i64,
+    /// The highest visible version of the table's partitions.
+    pub max_visible_version: i64,
+}
+
+/// Counts `t`'s tablets; `cloning` holds the tablets the leader's scheduler is cloning.
+pub fn table_counts(
+    c: &meta::catalog::Catalog,
+    t: &Table,
+    cluster: &sched::health::ClusterView,
+    cloning: &std::collections::HashSet<i64>,
+    buf: &mut Vec<sched::health::ReplicaView>,
+) -> TableCounts {
+    let mut n = TableCounts {
+        partitions: t.partitions.len() as i64,
+        min_visible_version: t
+            .partitions
+            .iter()
+            .map(|p| p.visible_version)
+            .min()
+            .unwrap_or(0),
+        max_visible_version: t
+            .partitions
+            .iter()
+            .map(|p| p.visible_version)
+            .max()
+            .unwrap_or(0),
+        ..TableCounts::default()
+    };
+    for (p, tab) in t.tablets() {
+        n.tablets += 1;
+        n.replicas += tab.replicas.len() as i64;
+        let h = crate::repair::health_of(tab, p.visible_version, p.replication_num, cluster, buf);
+        if !h.status.counts_as_healthy() {
+            n.unhealthy += 1;
+        }
+        if cloning.contains(&tab.id) || tab.replicas.iter().any(|r| r.state == ReplicaState::Clone)
+        {
+            n.cloning += 1;
+        }
+        if tab.replicas.iter().any(|r| r.bad) {
+            n.error_state += 1;
+        }
+        if !tab
+            .replicas
+            .iter()
+            .any(|r| crate::repair::replica_status(c, p.visible_version, r) == "OK")
+        {
+            n.unavailable += 1;
+        }
+    }
+    n
 }
 
 /// `SHOW PROC '/statistic/<dbId>'`: the tablet ids behind the counts.

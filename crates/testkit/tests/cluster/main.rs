@@ -10,6 +10,7 @@ mod bad_input;
 mod chaos;
 mod clients;
 mod docs;
+mod console;
 mod failover;
 mod forward;
 mod journal;
