@@ -633,6 +633,10 @@ fn summary_text(
     let _ = writeln!(out, "\nTessera playground is up: {}.\n", shape.describe());
     let _ = writeln!(out, "Connect with any MySQL client:\n");
     let _ = writeln!(out, "    mysql -h 127.0.0.1 -P {QUERY_PORT} -u root\n");
+    let _ = writeln!(
+        out,
+        "Web console: http://127.0.0.1:{HTTP_PORT}/console (user root, empty password)\n"
+    );
     match first_steps(backends.len()) {
         Some(sql) => {
             let _ = writeln!(out, "First steps:\n");
@@ -2053,6 +2057,10 @@ mod tests {
         );
         assert!(
             text.contains("tessera load /tmp/demo.csv --table demo.t"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Web console: http://127.0.0.1:8030/console"),
             "{text}"
         );
         let fe2 = text

@@ -8,7 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tessera_testkit::{Cluster, mysql, port_open, run_with_timeout, tessera_binary, wait_until};
+use tessera_testkit::{
+    Cluster, http_get, mysql, port_open, run_with_timeout, tessera_binary, wait_until,
+};
 
 use crate::phase;
 
@@ -205,11 +207,34 @@ fn playground_and_load_from_a_newcomers_terminal() {
         "mysql -h 127.0.0.1 -P 9030 -u root",
         "_stream_load",
         "tessera load",
+        "http://127.0.0.1:8030/console",
     ] {
         assert!(summary.contains(want), "summary lacks '{want}':\n{summary}");
     }
     let pids = pg.node_pids();
     assert_eq!(pids.len(), 7, "4 frontends and 3 backends: {pids:?}");
+
+    phase!("what the summary points to answers: console, metrics, health");
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "-u", "root:", "http://127.0.0.1:8030/console"]);
+    let (code, page, err) = run_with_timeout(&mut cmd, Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(page.contains("Cluster health"), "{page}");
+    for (ip, port, prefix) in [
+        ("127.0.0.4", 8030, "starrocks_fe_"),
+        ("127.0.0.3", 8040, "starrocks_be_"),
+    ] {
+        let got = http_get(ip, port, "/metrics", Duration::from_secs(10));
+        assert!(
+            matches!(&got, Some((200, body)) if body.contains(prefix)),
+            "{ip}:{port}/metrics: {got:?}"
+        );
+        let got = http_get(ip, port, "/api/health", Duration::from_secs(10));
+        assert!(
+            matches!(&got, Some((200, _))),
+            "{ip}:{port}/api/health: {got:?}"
+        );
+    }
 
     mysql("127.0.0.1", 9030, "CREATE DATABASE demo").expect("create database");
     mysql(
@@ -361,6 +386,28 @@ fn playground_and_load_from_a_newcomers_terminal() {
     let (status, body) = state("127.0.0.1", "?label=csv_1", "root:bad");
     assert_eq!(status, "401", "bad password: {body}");
 
+    phase!("tessera load on a terminal draws a progress bar");
+    let tty_csv = c.path().join("tty.csv");
+    std::fs::write(&tty_csv, "200001,x\n200002,y\n200003,z\n").expect("write the csv");
+    let inner = format!(
+        "{} load {} --table demo.t --label tty_1",
+        tessera_binary().display(),
+        tty_csv.display()
+    );
+    // `script` runs the loader on a pseudo-terminal, as a user's shell would.
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &inner, "/dev/null"]);
+    let (code, out, err) = run_with_timeout(&mut cmd, Duration::from_secs(60));
+    assert_eq!(code, Some(0), "stdout: {out}\nstderr: {err}");
+    assert!(
+        out.contains("rows/s") && out.contains("ETA") && out.contains("\"Status\": \"Success\""),
+        "the bar and the result: {out}"
+    );
+    assert!(
+        !out.contains("sent "),
+        "a terminal gets the bar, not lines: {out}"
+    );
+
     phase!("Ctrl-C stops every process the playground started");
     let code = pg.interrupt();
     assert_eq!(code, Some(0), "{}", pg.output());
@@ -382,7 +429,7 @@ fn playground_and_load_from_a_newcomers_terminal() {
 
     phase!("a second start reuses the data");
     let mut pg = Playground::start(&dir, &[]);
-    assert_eq!(count("127.0.0.2", "SELECT count(*) FROM demo.t"), "60002");
+    assert_eq!(count("127.0.0.2", "SELECT count(*) FROM demo.t"), "60005");
     assert_eq!(pg.interrupt(), Some(0), "{}", pg.output());
     drop(pg);
 
