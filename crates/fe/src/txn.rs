@@ -327,41 +327,28 @@ pub async fn publish(fe: &Arc<Frontend>, txn_id: i64) -> Result<bool> {
             ));
         }
     }
-    // Per backend: the tablets it must publish (only replicas that committed).
+    // Per backend: the tablets it must publish (see `Catalog::publish_targets`).
     let committed: BTreeSet<(i64, i64)> = txn.commit_infos.iter().copied().collect();
-    let (work, ready, backends) = fe.journal.state.read(|s| {
-        let c = &s.catalog;
-        let mut work: BTreeMap<i64, Vec<proto::PublishTablet>> = BTreeMap::new();
-        let mut ready = true;
-        if let Some(t) = c
-            .databases
-            .get(&txn.db)
-            .and_then(|d| d.tables.values().find(|t| t.id == txn.table_id))
-        {
-            for p in &t.partitions {
-                let Some(&v) = txn.partition_versions.get(&p.id) else {
-                    continue;
-                };
-                if p.visible_version != v - 1 {
-                    ready = false;
-                }
-                for tablet in &p.tablets {
-                    for r in &tablet.replicas {
-                        if committed.contains(&(tablet.id, r.backend_id)) {
-                            work.entry(r.backend_id)
-                                .or_default()
-                                .push(proto::PublishTablet {
-                                    tablet_id: tablet.id,
-                                    partition_id: p.id,
-                                    version: v,
-                                });
-                        }
-                    }
-                }
-            }
-        }
-        (work, ready, c.backends.clone())
-    });
+    let (targets, backends) = fe
+        .journal
+        .state
+        .read(|s| (s.catalog.publish_targets(&txn), s.catalog.backends.clone()));
+    let ready = targets.is_some();
+    let work: BTreeMap<i64, Vec<proto::PublishTablet>> = targets
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(be, tablets)| {
+            let tablets = tablets
+                .into_iter()
+                .map(|(tablet_id, partition_id, version)| proto::PublishTablet {
+                    tablet_id,
+                    partition_id,
+                    version,
+                })
+                .collect();
+            (be, tablets)
+        })
+        .collect();
     if !ready {
         // An earlier version of one of its partitions is not visible yet: publish in order.
         return Ok(false);
@@ -411,8 +398,9 @@ pub async fn publish(fe: &Arc<Frontend>, txn_id: i64) -> Result<bool> {
     let published: Vec<(i64, i64)> = results.iter().map(|&(t, b, _, _)| (t, b)).collect();
     let stats: Vec<(i64, i64, i64)> = results.iter().map(|&(t, b, n, _)| (t, b, n)).collect();
     let versions: Vec<(i64, i64, i64)> = results.iter().map(|&(t, b, _, v)| (t, b, v)).collect();
-    // Wait for every replica for a while; then a quorum is enough.
-    let all = published.len() == committed.len();
+    // Wait for every replica that wrote for a while; then a quorum is enough.
+    let done: BTreeSet<(i64, i64)> = published.iter().copied().collect();
+    let all = committed.iter().all(|k| done.contains(k));
     let grace = fe.config().quorum_publish_wait_time_ms.max(0);
     if !all && common::clock::now_ms() - txn.commit_time_ms < grace {
         // Give the slower replicas until the grace period ends before settling for a quorum

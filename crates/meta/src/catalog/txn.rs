@@ -128,6 +128,42 @@ pub fn label_taken(label: &str, status: TxnStatus) -> Error {
 }
 
 impl Catalog {
+    /// Where a committed transaction's publish goes: per backend, (tablet, partition,
+    /// version) for each replica that wrote the load, and for each other replica already
+    /// reported at the load's version (a clone brought it there: the writers may be gone,
+    /// their replicas dropped and re-cloned elsewhere; asking only the writers would wait
+    /// forever for a quorum that moved). `None` while an earlier version of one of its
+    /// partitions is not visible yet: loads are published in version order.
+    pub fn publish_targets(&self, txn: &Txn) -> Option<BTreeMap<i64, Vec<(i64, i64, i64)>>> {
+        let committed: BTreeSet<(i64, i64)> = txn.commit_infos.iter().copied().collect();
+        let mut work: BTreeMap<i64, Vec<(i64, i64, i64)>> = BTreeMap::new();
+        let Some(t) = self
+            .databases
+            .get(&txn.db)
+            .and_then(|d| d.tables.values().find(|t| t.id == txn.table_id))
+        else {
+            return Some(work);
+        };
+        for p in &t.partitions {
+            let Some(&v) = txn.partition_versions.get(&p.id) else {
+                continue;
+            };
+            if p.visible_version != v - 1 {
+                return None;
+            }
+            for tablet in &p.tablets {
+                for r in &tablet.replicas {
+                    if committed.contains(&(tablet.id, r.backend_id)) || r.version >= v {
+                        work.entry(r.backend_id)
+                            .or_default()
+                            .push((tablet.id, p.id, v));
+                    }
+                }
+            }
+        }
+        Some(work)
+    }
+
     /// Transactions of a database, newest last.
     pub fn txns_of<'a>(&'a self, db: &'a str) -> impl Iterator<Item = &'a Txn> + 'a {
         self.txns.values().filter(move |t| t.db == db)
@@ -629,6 +665,35 @@ mod repair_tests {
             .find(|r| r.backend_id == backend)
             .cloned()
             .expect("replica")
+    }
+
+    #[test]
+    fn publish_goes_to_the_writers_and_to_replicas_a_clone_brought_to_the_version() {
+        let mut c = catalog();
+        // Version 2 written by 11 and 12 only.
+        load(&mut c, 1, &[11, 12]);
+        let txn = c.txns.get(&1).cloned().expect("txn");
+        let targets = c.publish_targets(&txn).expect("ready");
+        assert_eq!(targets.keys().copied().collect::<Vec<_>>(), [11, 12]);
+        assert_eq!(targets[&11], [(3, 2, 2)]);
+        // 12's replica is dropped and re-cloned on 14, which reports version 2 (what the clone
+        // copied) before the load is published: 14 is asked too, and with 11 it makes the
+        // quorum that the gone writer cannot.
+        let tablet = c.tablet_mut(3).expect("tablet");
+        tablet.replicas.retain(|r| r.backend_id != 12);
+        let mut cloned = replica(24, 14);
+        cloned.version = 2;
+        tablet.replicas.push(cloned);
+        let targets = c.publish_targets(&txn).expect("ready");
+        assert_eq!(targets.keys().copied().collect::<Vec<_>>(), [11, 14]);
+        c.finish_txn(1, &[(3, 11), (3, 14)], &[], &[], 20)
+            .expect("a quorum of current replicas has version 2");
+        assert_eq!(c.txns[&1].status, TxnStatus::Visible);
+        // A load above a version that is not visible yet waits its turn.
+        load(&mut c, 2, &[11, 14]);
+        load(&mut c, 3, &[11, 14]);
+        let third = c.txns.get(&3).cloned().expect("txn");
+        assert!(c.publish_targets(&third).is_none());
     }
 
     #[test]
