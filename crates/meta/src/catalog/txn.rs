@@ -98,6 +98,9 @@ pub struct Txn {
     pub load_bytes: i64,
 }
 
+/// Per backend, the (tablet, partition, version) triples a publish asks it to make visible.
+pub type PublishTargets = BTreeMap<i64, Vec<(i64, i64, i64)>>;
+
 /// Checks a label (`^[-\w]{1,128}$`).
 pub fn check_label(label: &str) -> Result<(), Error> {
     let ok = !label.is_empty()
@@ -134,9 +137,9 @@ impl Catalog {
     /// their replicas dropped and re-cloned elsewhere; asking only the writers would wait
     /// forever for a quorum that moved). `None` while an earlier version of one of its
     /// partitions is not visible yet: loads are published in version order.
-    pub fn publish_targets(&self, txn: &Txn) -> Option<BTreeMap<i64, Vec<(i64, i64, i64)>>> {
+    pub fn publish_targets(&self, txn: &Txn) -> Option<PublishTargets> {
         let committed: BTreeSet<(i64, i64)> = txn.commit_infos.iter().copied().collect();
-        let mut work: BTreeMap<i64, Vec<(i64, i64, i64)>> = BTreeMap::new();
+        let mut work = PublishTargets::new();
         let Some(t) = self
             .databases
             .get(&txn.db)
