@@ -11,6 +11,7 @@ use tessera_testkit::Cluster;
 use tessera_testkit::http_get;
 use tessera_testkit::ip;
 use tessera_testkit::run_with_timeout;
+use tessera_testkit::wait_until;
 
 use crate::WAIT;
 use crate::phase;
@@ -31,7 +32,10 @@ fn a_backend_process_starts_and_refuses_bad_starts_clearly() {
     let root = c.be_dir(1).join("storage");
     assert!(root.join("meta/tablet_meta.redb").exists());
     assert!(root.join("lock").exists());
-    assert!(c.be_log(1).contains("backend started"), "{}", c.be_log(1));
+    // The log line may land a moment after the HTTP port answers.
+    wait_until(WAIT, "'backend started' in be1's log", || {
+        c.be_log(1).contains("backend started").then_some(())
+    });
     let (status, body) =
         http_get(&ip(1), BE_HTTP_PORT, "/no/such/page", WAIT).expect("http answers");
     assert_eq!(status, 404, "{body}");
