@@ -352,15 +352,29 @@ impl Nemesis {
             // Still in the cluster: cancel. Dropped already: add it back as a new, empty
             // backend (a replacement machine).
             let ip = c.be_ip(i);
-            let present = crate::wait_until(Duration::from_secs(60), "SHOW BACKENDS", || {
-                self.frontends.iter().find_map(|&f| {
-                    let rows = c.sql(f, "SHOW BACKENDS").ok()?;
-                    Some(rows.maps().iter().any(|m| m.get("IP") == Some(&ip)))
+            let listed = || {
+                crate::wait_until(Duration::from_secs(60), "SHOW BACKENDS", || {
+                    self.frontends.iter().find_map(|&f| {
+                        let rows = c.sql(f, "SHOW BACKENDS").ok()?;
+                        Some(rows.maps().iter().any(|m| m.get("IP") == Some(&ip)))
+                    })
                 })
-            });
-            if present {
-                let _ = self.admin(c, &format!("CANCEL DECOMMISSION BACKEND {addr}"));
-            } else {
+            };
+            let mut present = listed();
+            if present
+                && self
+                    .admin(c, &format!("CANCEL DECOMMISSION BACKEND {addr}"))
+                    .is_err()
+            {
+                // Refused: its decommission finished between the check and the cancel, and
+                // the leader is dropping it. Wait until it is gone, then add it back.
+                let deadline = std::time::Instant::now() + Duration::from_secs(60);
+                while present && std::time::Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(300));
+                    present = listed();
+                }
+            }
+            if !present {
                 c.kill_be(i);
                 let storage = c.be_dir(i).join("storage");
                 if let Ok(entries) = std::fs::read_dir(&storage) {
