@@ -140,6 +140,14 @@ fn cell_text(c: &Cell) -> String {
     }
 }
 
+/// The position of a `WHERE` clause's column among a SHOW result's columns (any case).
+fn where_column(rows: &RowSet, name: &str) -> Result<usize> {
+    rows.columns
+        .iter()
+        .position(|(n, _)| n.eq_ignore_ascii_case(name))
+        .ok_or_else(|| Error::invalid(format!("Unknown column '{name}' in 'where clause'")))
+}
+
 /// Keeps the rows matching `col = value [AND ...]` on the named columns (case-insensitive).
 pub fn filter_rows(rows: &mut RowSet, expr: &Expr) -> Result<()> {
     fn matches(rows: &RowSet, row: &[Cell], e: &Expr) -> Result<bool> {
@@ -152,16 +160,7 @@ pub fn filter_rows(rows: &mut RowSet, expr: &Expr) -> Result<()> {
                     let Expr::Identifier(id) = left.as_ref() else {
                         return Err(Error::invalid(format!("unsupported condition {e}")));
                     };
-                    let idx = rows
-                        .columns
-                        .iter()
-                        .position(|(n, _)| n.eq_ignore_ascii_case(&id.value))
-                        .ok_or_else(|| {
-                            Error::invalid(format!(
-                                "Unknown column '{}' in 'where clause'",
-                                id.value
-                            ))
-                        })?;
+                    let idx = where_column(rows, &id.value)?;
                     let want = literal_text(right)
                         .ok_or_else(|| Error::invalid(format!("unsupported value in {e}")))?;
                     let eq = cell_text(&row[idx]).eq_ignore_ascii_case(&want);
@@ -181,13 +180,7 @@ pub fn filter_rows(rows: &mut RowSet, expr: &Expr) -> Result<()> {
                 let Expr::Identifier(id) = expr.as_ref() else {
                     return Err(Error::invalid(format!("unsupported condition {e}")));
                 };
-                let idx = rows
-                    .columns
-                    .iter()
-                    .position(|(n, _)| n.eq_ignore_ascii_case(&id.value))
-                    .ok_or_else(|| {
-                        Error::invalid(format!("Unknown column '{}' in 'where clause'", id.value))
-                    })?;
+                let idx = where_column(rows, &id.value)?;
                 let want = literal_text(pattern)
                     .ok_or_else(|| Error::invalid(format!("unsupported pattern in {e}")))?;
                 let want = if want.contains(['%', '_']) {
