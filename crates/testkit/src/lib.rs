@@ -319,14 +319,36 @@ pub fn http_request(
     path: &str,
     timeout: Duration,
 ) -> Option<(u16, String)> {
+    http_request_as(method, ip, port, path, Some("root:"), timeout)
+}
+
+/// A bodiless `method path` over HTTP/1.1 with HTTP Basic `user:password` credentials (none
+/// when `None`): the status code and the body, or `None` when nothing answers in `timeout`.
+pub fn http_request_as(
+    method: &str,
+    ip: &str,
+    port: u16,
+    path: &str,
+    credentials: Option<&str>,
+    timeout: Duration,
+) -> Option<(u16, String)> {
+    use base64::Engine;
     use std::io::Write;
+    let auth = credentials
+        .map(|c| {
+            format!(
+                "Authorization: Basic {}\r\n",
+                base64::engine::general_purpose::STANDARD.encode(c)
+            )
+        })
+        .unwrap_or_default();
     let addr: SocketAddr = format!("{ip}:{port}").parse().ok()?;
     let mut s = TcpStream::connect_timeout(&addr, timeout).ok()?;
     s.set_read_timeout(Some(timeout)).ok()?;
     s.set_write_timeout(Some(timeout)).ok()?;
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {ip}:{port}\r\nAuthorization: Basic cm9vdDo=\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {ip}:{port}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
     )
     .ok()?;
     let mut raw = Vec::new();
