@@ -111,6 +111,13 @@ pub enum StatusCode {
     AccessDenied = 8000,
     /// The user lacks a privilege.
     PermissionDenied = 8001,
+    /// The user lacks a privilege on a table (MySQL's ER_TABLEACCESS_DENIED_ERROR).
+    TableAccessDenied = 8002,
+    /// The user lacks a privilege on a database (MySQL's ER_DBACCESS_DENIED_ERROR).
+    DatabaseAccessDenied = 8003,
+    /// A user account operation failed: the user exists, or does not (MySQL's
+    /// ER_CANNOT_USER).
+    UserOperationFailed = 8004,
 }
 
 impl StatusCode {
@@ -167,6 +174,9 @@ impl StatusCode {
             LoadDataInvalid,
             AccessDenied,
             PermissionDenied,
+            TableAccessDenied,
+            DatabaseAccessDenied,
+            UserOperationFailed,
         ];
         ALL.iter().copied().find(|c| c.number() == n)
     }
@@ -184,6 +194,9 @@ impl StatusCode {
             UnknownVariable => (1193, "HY000"),
             AccessDenied => (1045, "28000"),
             PermissionDenied => (1227, "42000"),
+            TableAccessDenied => (1142, "42000"),
+            DatabaseAccessDenied => (1044, "42000"),
+            UserOperationFailed => (1396, "HY000"),
             Unsupported => (1235, "42000"),
             LimitExceeded => (1153, "08S01"),
             Cancelled => (1317, "70100"),

@@ -24,6 +24,7 @@ use crate::outcome::Outcome;
 use crate::session::ReadConsistency;
 use crate::session::Session;
 
+pub mod accounts;
 pub mod backends;
 pub mod config;
 pub mod database;
@@ -58,7 +59,19 @@ pub fn route_of(stmt: &Statement) -> Route {
         | Statement::AlterTable { .. }
         | Statement::AdminRepairTable { .. }
         | Statement::AdminCancelRepairTable { .. }
-        | Statement::AdminSetReplicaStatus { .. } => Route::LeaderWrite,
+        | Statement::AdminSetReplicaStatus { .. }
+        | Statement::CreateUser { .. }
+        | Statement::AlterUser { .. }
+        | Statement::DropUser { .. }
+        | Statement::Grant { .. }
+        | Statement::Revoke { .. } => Route::LeaderWrite,
+        Statement::Set(items)
+            if items
+                .iter()
+                .any(|i| matches!(i, sql::SetItem::Password { .. })) =>
+        {
+            Route::LeaderWrite
+        }
         // The repair queues live in the leader's memory.
         Statement::ShowProc { path } if is_scheduler_path(path) => Route::LeaderRead,
         Statement::ShowFrontends
@@ -115,9 +128,13 @@ pub async fn execute_sql(
 pub async fn execute_statement(
     fe: &Arc<Frontend>,
     session: &mut Session,
-    stmt: Statement,
+    mut stmt: Statement,
     forwarded: bool,
 ) -> Result<Outcome> {
+    // Checked here on the FE the client talks to, and again on the leader for a forwarded
+    // statement (with the privileges the leader's catalog holds).
+    crate::auth::check_statement(fe, session, &stmt)?;
+    accounts::hash_passwords(&mut stmt);
     let route = route_of(&stmt);
     if !forwarded && route != Route::Local && !fe.journal.is_leader() {
         match route {
@@ -283,7 +300,58 @@ async fn run(fe: &Arc<Frontend>, session: &mut Session, stmt: Statement) -> Resu
         }
         Statement::AdminSetFrontendConfig { items } => config::set(fe, session, items).await,
         Statement::AdminShowFrontendConfig { like } => Ok(config::show(fe, like.as_deref())),
+        Statement::Set(items)
+            if items
+                .iter()
+                .any(|i| matches!(i, sql::SetItem::Password { .. })) =>
+        {
+            match items.as_slice() {
+                [sql::SetItem::Password { user, password }] => {
+                    let hash = match password {
+                        sql::PasswordValue::Plain(p) => crate::auth::hash_password(p),
+                        sql::PasswordValue::Hashed(h) => h.clone(),
+                    };
+                    accounts::set_password(fe, session, user.as_ref(), hash, false).await
+                }
+                _ => Err(Error::new(
+                    StatusCode::Unsupported,
+                    "SET PASSWORD must be the only item of its SET statement",
+                )),
+            }
+        }
         Statement::Set(items) => variables::set(fe, session, items),
+        Statement::CreateUser {
+            if_not_exists,
+            user,
+            auth,
+        } => accounts::create_user(fe, session, &user, auth.as_ref(), if_not_exists).await,
+        Statement::AlterUser {
+            if_exists,
+            user,
+            auth,
+        } => {
+            let hash = match auth {
+                sql::UserAuth::Password(p) => crate::auth::hash_password(&p),
+                sql::UserAuth::HashedPassword(h) => h,
+            };
+            accounts::set_password(fe, session, Some(&user), hash, if_exists).await
+        }
+        Statement::DropUser { if_exists, user } => {
+            accounts::drop_user(fe, session, &user, if_exists).await
+        }
+        Statement::Grant {
+            privileges,
+            object,
+            grantee,
+        } => accounts::grant(fe, session, &privileges, &object, &grantee, false).await,
+        Statement::Revoke {
+            privileges,
+            object,
+            grantee,
+        } => accounts::grant(fe, session, &privileges, &object, &grantee, true).await,
+        Statement::ShowGrants { all, user } => {
+            accounts::show_grants(fe, session, all, user.as_ref())
+        }
         Statement::ShowVariables { global, filter } => {
             variables::show_variables(fe, session, global, filter.as_ref())
         }

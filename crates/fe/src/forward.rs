@@ -37,12 +37,19 @@ pub struct ForwardPayload {
     pub sql: String,
     /// The session's user.
     pub user: String,
+    /// The host pattern of the session's account.
+    #[serde(default = "any_host")]
+    pub host: String,
     /// The session's database.
     pub database: Option<String>,
     /// Session variables the client set.
     pub vars: BTreeMap<String, String>,
     /// The origin's connection id (for the leader's logs).
     pub connection_id: u32,
+}
+
+fn any_host() -> String {
+    "%".to_string()
 }
 
 /// The leader's answer.
@@ -96,6 +103,7 @@ async fn call(fe: &Frontend, session: &Session, stmt: &Statement) -> Result<Forw
     let payload = ForwardPayload {
         sql: stmt.to_string(),
         user: session.user.clone(),
+        host: session.host.clone(),
         database: session.database.clone(),
         vars: session.vars.clone(),
         connection_id: session.connection_id,
@@ -291,6 +299,7 @@ pub async fn handle_forward(fe: &Arc<Frontend>, payload: &[u8]) -> ForwardResult
         }
     };
     let mut session = Session::new(payload.connection_id, &payload.user, None);
+    session.host = payload.host;
     session.database = payload.database;
     session.vars = payload.vars;
     if !fe.journal.is_leader() {

@@ -23,8 +23,9 @@ use crate::frontend::Frontend;
 
 /// The router.
 pub fn router(fe: Arc<Frontend>) -> Router {
-    Router::new()
-        .route("/api/health", get(health))
+    // Everything but /api/health needs a user (see docs/security.md); Stream Load and
+    // get_load_state check their own credentials to answer in StarRocks's JSON form.
+    let protected = Router::new()
         .route("/metrics", get(metrics))
         .route("/api/bootstrap", get(bootstrap))
         .route(
@@ -35,14 +36,51 @@ pub fn router(fe: Arc<Frontend>) -> Router {
             "/api/_debug/clock_offset",
             axum::routing::post(clock_offset),
         )
+        .merge(crate::console::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            fe.clone(),
+            require_user,
+        ));
+    Router::new()
+        .route("/api/health", get(health))
         .route(
             "/api/{db}/{table}/_stream_load",
             axum::routing::put(stream_load),
         )
         .route("/api/{db}/get_load_state", get(get_load_state))
-        .merge(crate::console::router())
+        .merge(protected)
         .fallback(not_found)
         .with_state(fe)
+}
+
+/// The client's address, when the server recorded it.
+pub fn client_ip(ext: &axum::http::Extensions) -> Option<std::net::IpAddr> {
+    ext.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// 401 unless the request carries the Basic credentials of a user (any privileges).
+async fn require_user(
+    State(fe): State<Arc<Frontend>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let ip = client_ip(req.extensions());
+    let ok = basic_auth(req.headers())
+        .is_some_and(|(u, p)| crate::txn::check_credentials(&fe, &u, &p, ip).is_ok());
+    if !ok {
+        let mut r = (
+            StatusCode::UNAUTHORIZED,
+            "Tessera: log in with a MySQL user and password (HTTP Basic, curl -u user:password)\n",
+        )
+            .into_response();
+        r.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Basic realm=\"tessera\", charset=\"UTF-8\""),
+        );
+        return r;
+    }
+    next.run(req).await
 }
 
 async fn health(State(fe): State<Arc<Frontend>>) -> impl IntoResponse {
@@ -209,6 +247,7 @@ async fn stream_load(
     State(fe): State<Arc<Frontend>>,
     axum::extract::Path((db, table)): axum::extract::Path<(String, String)>,
     uri: axum::http::Uri,
+    ext: axum::http::Extensions,
     headers: axum::http::HeaderMap,
 ) -> axum::response::Response {
     let Some((user, password)) = basic_auth(&headers) else {
@@ -222,8 +261,13 @@ async fn stream_load(
         );
         return r;
     };
-    if let Err(e) = crate::txn::check_credentials(&user, &password) {
+    let ip = client_ip(&ext);
+    if let Err(e) = crate::txn::check_credentials(&fe, &user, &password, ip) {
         return load_error(StatusCode::UNAUTHORIZED, e.message);
+    }
+    // The privilege is checked again by begin_txn when the backend begins the load.
+    if let Err(e) = crate::txn::check_load(&fe, &user, &password, ip, &db, &table) {
+        return load_error(StatusCode::FORBIDDEN, e.message);
     }
     let state = fe.journal.state.read(|s| {
         let c = &s.catalog;
@@ -285,6 +329,7 @@ async fn get_load_state(
     State(fe): State<Arc<Frontend>>,
     axum::extract::Path(db): axum::extract::Path<String>,
     query: Result<axum::extract::Query<LoadStateParams>, axum::extract::rejection::QueryRejection>,
+    ext: axum::http::Extensions,
     headers: axum::http::HeaderMap,
 ) -> axum::response::Response {
     let fail = |code: StatusCode, err: common::StatusCode, msg: String| {
@@ -306,8 +351,19 @@ async fn get_load_state(
         );
         return r;
     };
-    if let Err(e) = crate::txn::check_credentials(&user, &password) {
-        return fail(StatusCode::UNAUTHORIZED, e.code, e.message);
+    let account = match crate::txn::check_credentials(&fe, &user, &password, client_ip(&ext)) {
+        Ok(a) => a,
+        Err(e) => return fail(StatusCode::UNAUTHORIZED, e.code, e.message),
+    };
+    if !account.can_see_db(&db) {
+        return fail(
+            StatusCode::FORBIDDEN,
+            common::StatusCode::DatabaseAccessDenied,
+            format!(
+                "Access denied for user {} to database '{db}'",
+                account.identity()
+            ),
+        );
     }
     let label = match query {
         Ok(axum::extract::Query(LoadStateParams { label: Some(l) })) if !l.is_empty() => l,
@@ -368,6 +424,7 @@ async fn not_found() -> impl IntoResponse {
 pub async fn serve(fe: Arc<Frontend>, listener: TcpListener) {
     let mut shutdown = fe.shutdown.subscribe();
     let app = router(fe);
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = shutdown.changed().await;

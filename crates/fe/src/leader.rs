@@ -93,6 +93,7 @@ pub async fn run(fe: Arc<Frontend>) {
             last_round = None;
             continue;
         }
+        ensure_internal_secret(&fe).await;
         promote_caught_up_followers(&fe).await;
         let interval = Duration::from_secs(fe.config().heartbeat_timeout_second.max(1) as u64);
         if last_round.is_none_or(|t| t.elapsed() >= interval) {
@@ -101,6 +102,23 @@ pub async fn run(fe: Arc<Frontend>) {
             erase_expired_tables(&fe).await;
             drop_drained_backends(&fe).await;
         }
+    }
+}
+
+/// The first leader picks the FE-to-FE load credential (see [`crate::auth::INTERNAL_PREFIX`]).
+async fn ensure_internal_secret(fe: &Arc<Frontend>) {
+    if !fe
+        .journal
+        .state
+        .read(|s| s.catalog.internal_secret.is_empty())
+    {
+        return;
+    }
+    let bytes: [u8; 24] = rand::random();
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let op = meta::JournalOp::SetInternalSecret { secret };
+    if let Err(e) = fe.journal.write(op, fe.write_timeout()).await {
+        tracing::debug!(%e, "could not journal the internal load credential yet");
     }
 }
 

@@ -13,6 +13,7 @@
 //!
 //! Must not depend on `storage` or `be`.
 
+pub mod auth;
 pub mod backend;
 pub mod console;
 pub mod debug;

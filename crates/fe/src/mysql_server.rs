@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use common::Error;
-use common::StatusCode;
 use mysql::Column;
 use mysql::ColumnType;
 use mysql::ErrorInfo;
@@ -104,26 +103,16 @@ impl mysql::Handler for Handler {
                 message: format!("Too many connections (qe_max_connection = {max})"),
             });
         }
-        let using_password = if info.auth_response.is_empty() {
-            "NO"
-        } else {
-            "YES"
-        };
-        // Users and privileges come with the account system; until then the cluster has one
-        // user, root, with an empty password, as a new StarRocks cluster does.
-        let ok = info.user == "root"
-            && mysql::verify_native_password(info.scramble, info.auth_response, None);
-        if !ok {
-            return Err(error_info(&Error::new(
-                StatusCode::AccessDenied,
-                format!(
-                    "Access denied for user '{}'@'{}' (using password: {using_password})",
-                    info.user,
-                    info.peer.ip()
-                ),
-            )));
-        }
+        let account = crate::auth::authenticate_native(
+            fe,
+            info.user,
+            Some(info.peer.ip()),
+            info.scramble,
+            info.auth_response,
+        )
+        .map_err(|e| error_info(&e))?;
         let mut session = Session::new(info.connection_id, info.user, Some(info.peer));
+        session.host = account.host;
         if let Some(db) = info.database.filter(|d| !d.is_empty()) {
             if let Err(e) = exec::read_barrier(fe, &mut session).await {
                 return Err(error_info(&e));

@@ -241,6 +241,8 @@ pub struct Session {
     pub connection_id: u32,
     /// The authenticated user.
     pub user: String,
+    /// The host pattern of the account the login matched (`'user'@'host'`).
+    pub host: String,
     /// Where the client connected from.
     pub peer: Option<SocketAddr>,
     /// The current database.
@@ -259,6 +261,7 @@ impl Session {
         Session {
             connection_id,
             user: user.to_string(),
+            host: "%".to_string(),
             peer,
             database: None,
             last_journal_id: 0,

@@ -32,20 +32,40 @@ use proto::backend_service_client::BackendServiceClient;
 
 use crate::frontend::Frontend;
 
-/// Checks a login (the same rule as the MySQL port: root with an empty password until the
-/// account system exists).
-pub fn check_credentials(user: &str, password: &str) -> Result<()> {
-    if user == "root" && password.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::new(
-            StatusCode::AccessDenied,
-            format!(
-                "Access denied for user '{user}' (using password: {})",
-                if password.is_empty() { "NO" } else { "YES" }
-            ),
-        ))
+/// Checks an HTTP Basic login (any user; the caller checks privileges).
+pub fn check_credentials(
+    fe: &Frontend,
+    user: &str,
+    password: &str,
+    ip: Option<std::net::IpAddr>,
+) -> Result<meta::catalog::auth::User> {
+    crate::auth::authenticate_plain(fe, user, password, ip)
+}
+
+/// Checks that `user` may load into `db.table` (INSERT privilege). The FE's own credential
+/// (an INSERT it coordinates through a backend, already checked on its session) passes.
+pub fn check_load(
+    fe: &Frontend,
+    user: &str,
+    password: &str,
+    ip: Option<std::net::IpAddr>,
+    db: &str,
+    table: &str,
+) -> Result<()> {
+    if crate::auth::is_internal(fe, password) {
+        return Ok(());
     }
+    let account = check_credentials(fe, user, password, ip)?;
+    if account.has(meta::catalog::auth::Priv::Insert, Some(db), Some(table)) {
+        return Ok(());
+    }
+    Err(Error::new(
+        StatusCode::TableAccessDenied,
+        format!(
+            "INSERT command denied to user {} for table '{db}.{table}'",
+            account.identity()
+        ),
+    ))
 }
 
 /// A fresh label for a load that did not name one.
@@ -60,7 +80,7 @@ pub async fn begin(
     fe: &Arc<Frontend>,
     req: proto::BeginTxnRequest,
 ) -> Result<(i64, String, LoadPlan)> {
-    check_credentials(&req.user, &req.password)?;
+    check_load(fe, &req.user, &req.password, None, &req.db, &req.table)?;
     let config = fe.config();
     let timeout_s = if req.timeout_seconds == 0 {
         i64::from(if req.source_type == "INSERT" {

@@ -5,6 +5,7 @@
 //! list of frontends (see [`crate::types::FeNode`]); the catalog keeps what heartbeats learned
 //! about each of them.
 
+pub mod auth;
 pub mod backend;
 pub mod table;
 pub mod txn;
@@ -129,6 +130,14 @@ pub struct Catalog {
     /// The next transaction id.
     #[serde(default = "first_txn_id")]
     pub next_txn_id: i64,
+    /// Users and their privileges (root is implicit until its password is set).
+    #[serde(default)]
+    pub users: auth::Users,
+    /// The secret an FE presents to the leader when it coordinates an `INSERT` through a
+    /// backend on behalf of an already authorized session (random, chosen by the first
+    /// leader; empty until then).
+    #[serde(default)]
+    pub internal_secret: String,
 }
 
 fn first_txn_id() -> i64 {
@@ -149,6 +158,8 @@ impl Default for Catalog {
             recycle_bin: Vec::new(),
             txns: BTreeMap::new(),
             next_txn_id: 1,
+            users: auth::Users::default(),
+            internal_secret: String::new(),
         }
     }
 }
@@ -241,6 +252,40 @@ impl Catalog {
                 }
                 self.leader_time_ms = self.leader_time_ms.max(*time_ms);
                 Ok(0)
+            }
+            JournalOp::CreateUser {
+                name,
+                host,
+                password,
+                if_not_exists,
+            } => self.users.create(name, host, password, *if_not_exists),
+            JournalOp::DropUser {
+                name,
+                host,
+                if_exists,
+            } => self.users.drop_user(name, host, *if_exists),
+            JournalOp::SetPassword {
+                name,
+                host,
+                password,
+            } => self.users.set_password(name, host, password),
+            JournalOp::ChangePrivileges {
+                name,
+                host,
+                object,
+                privs,
+                revoke,
+            } => self
+                .users
+                .change_privileges(name, host, object, *privs, *revoke),
+            JournalOp::SetInternalSecret { secret } => {
+                // The first one wins: every FE applies the same sequence.
+                if self.internal_secret.is_empty() && !secret.is_empty() {
+                    self.internal_secret = secret.clone();
+                    Ok(1)
+                } else {
+                    Ok(0)
+                }
             }
             JournalOp::AllocateIds { count } => Ok(self.allocate(*count) as u64),
             JournalOp::AddBackend {
@@ -709,5 +754,100 @@ mod tests {
         assert!(c.frontends[&1].alive);
         assert!(!c.frontends.contains_key(&9));
         assert_eq!(c.leader_time_ms, 5);
+    }
+
+    #[test]
+    fn users_replay_and_survive_the_image() {
+        use crate::catalog::auth::Priv;
+        use crate::catalog::auth::PrivObject;
+        use crate::catalog::auth::PrivSet;
+        // SHA1(SHA1("s3cret-pw")), computed by the FE before proposing; the plain text is
+        // never in an op.
+        let hash = "*0123456789ABCDEF0123456789ABCDEF01234567";
+        let ops = vec![
+            JournalOp::CreateUser {
+                name: "alice".into(),
+                host: "%".into(),
+                password: hash.into(),
+                if_not_exists: false,
+            },
+            JournalOp::ChangePrivileges {
+                name: "alice".into(),
+                host: "%".into(),
+                object: PrivObject::Table("db1".into(), "t".into()),
+                privs: PrivSet::of(&[Priv::Select, Priv::Insert]),
+                revoke: false,
+            },
+            JournalOp::ChangePrivileges {
+                name: "alice".into(),
+                host: "%".into(),
+                object: PrivObject::Global,
+                privs: PrivSet::of(&[Priv::Node]),
+                revoke: false,
+            },
+            JournalOp::ChangePrivileges {
+                name: "alice".into(),
+                host: "%".into(),
+                object: PrivObject::Table("db1".into(), "t".into()),
+                privs: PrivSet::of(&[Priv::Insert]),
+                revoke: true,
+            },
+            JournalOp::SetPassword {
+                name: "root".into(),
+                host: "%".into(),
+                password: hash.into(),
+            },
+            JournalOp::SetInternalSecret {
+                secret: "abc".into(),
+            },
+            JournalOp::SetInternalSecret {
+                secret: "def".into(),
+            },
+        ];
+        // Two replicas applying the same ops agree.
+        let mut a = Catalog::default();
+        let mut b = Catalog::default();
+        for op in &ops {
+            let ra = a.apply(op);
+            assert_eq!(ra, b.apply(op));
+            assert!(ra.0.is_ok(), "{op}: {ra}");
+            // The log line of an op never shows the hash.
+            assert!(!op.to_string().contains(hash), "{op}");
+        }
+        assert_eq!(a, b);
+        assert_eq!(a.internal_secret, "abc");
+        let alice = a.users.get("alice", "%").expect("alice");
+        assert!(alice.has(Priv::Select, Some("db1"), Some("t")));
+        assert!(!alice.has(Priv::Insert, Some("db1"), Some("t")));
+        assert!(alice.has(Priv::Node, None, None));
+        assert_eq!(a.users.lookup("root", None).expect("root").password, hash);
+        // A bad op is refused the same way everywhere and changes nothing.
+        let dup = &ops[0];
+        let err = a.apply(dup).0.expect_err("exists");
+        assert_eq!(err.code, StatusCode::UserOperationFailed);
+
+        // Through the image and back.
+        let body = crate::image::ImageBody {
+            last_applied: None,
+            membership: Default::default(),
+            catalog: a.clone(),
+        };
+        let bytes = crate::image::encode(&body).expect("encode");
+        let back = crate::image::decode(&bytes, "t").expect("decode");
+        assert_eq!(back.catalog, a);
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains(hash));
+        assert!(!text.contains("s3cret-pw"));
+
+        // An image written before users existed still loads: root with no password.
+        let mut json: serde_json::Value =
+            serde_json::to_value(Catalog::default()).expect("to json");
+        if let Some(m) = json.as_object_mut() {
+            m.remove("users");
+            m.remove("internal_secret");
+        }
+        let old: Catalog = serde_json::from_value(json).expect("old image");
+        let root = old.users.lookup("root", None).expect("root");
+        assert!(root.password.is_empty());
     }
 }

@@ -12,6 +12,8 @@ use serde::Serialize;
 
 use crate::catalog::FrontendStatus;
 use crate::catalog::ReplicaUpdate;
+use crate::catalog::auth::PrivObject;
+use crate::catalog::auth::PrivSet;
 use crate::catalog::backend::BackendStatus;
 use crate::catalog::table::Partition;
 use crate::catalog::table::Replica;
@@ -217,6 +219,53 @@ pub enum JournalOp {
         /// When.
         time_ms: i64,
     },
+    /// `CREATE USER`.
+    CreateUser {
+        /// User name.
+        name: String,
+        /// Host pattern.
+        host: String,
+        /// `*` + hex of SHA1(SHA1(password)), or empty: never the plain text.
+        password: String,
+        /// `IF NOT EXISTS`.
+        if_not_exists: bool,
+    },
+    /// `DROP USER`.
+    DropUser {
+        /// User name.
+        name: String,
+        /// Host pattern.
+        host: String,
+        /// `IF EXISTS`.
+        if_exists: bool,
+    },
+    /// `SET PASSWORD` / `ALTER USER ... IDENTIFIED BY`.
+    SetPassword {
+        /// User name.
+        name: String,
+        /// Host pattern.
+        host: String,
+        /// `*` + hex of SHA1(SHA1(password)), or empty: never the plain text.
+        password: String,
+    },
+    /// `GRANT` / `REVOKE`.
+    ChangePrivileges {
+        /// User name.
+        name: String,
+        /// Host pattern.
+        host: String,
+        /// What the privileges are on.
+        object: PrivObject,
+        /// The privileges.
+        privs: PrivSet,
+        /// REVOKE rather than GRANT.
+        revoke: bool,
+    },
+    /// The leader's first term sets the FE-to-FE load secret (ignored once set).
+    SetInternalSecret {
+        /// Random hex.
+        secret: String,
+    },
     /// Forget old final transactions.
     CleanTxns {
         /// Finished before this time.
@@ -305,6 +354,24 @@ impl fmt::Display for JournalOp {
             JournalOp::FinishTxn { txn_id, .. } => write!(f, "FinishTxn({txn_id})"),
             JournalOp::AbortTxn { txn_id, .. } => write!(f, "AbortTxn({txn_id})"),
             JournalOp::CleanTxns { .. } => write!(f, "CleanTxns"),
+            // Never the password hash: journal ops appear in logs.
+            JournalOp::CreateUser { name, host, .. } => write!(f, "CreateUser('{name}'@'{host}')"),
+            JournalOp::DropUser { name, host, .. } => write!(f, "DropUser('{name}'@'{host}')"),
+            JournalOp::SetPassword { name, host, .. } => {
+                write!(f, "SetPassword('{name}'@'{host}')")
+            }
+            JournalOp::ChangePrivileges {
+                name,
+                host,
+                object,
+                privs,
+                revoke,
+            } => write!(
+                f,
+                "{}({privs} ON {object}, '{name}'@'{host}')",
+                if *revoke { "Revoke" } else { "Grant" }
+            ),
+            JournalOp::SetInternalSecret { .. } => write!(f, "SetInternalSecret"),
         }
     }
 }

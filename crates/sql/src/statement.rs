@@ -290,6 +290,15 @@ pub enum Statement {
         /// Password.
         auth: Option<UserAuth>,
     },
+    /// `ALTER USER [IF EXISTS] 'u'@'h' IDENTIFIED BY [PASSWORD] '...'`
+    AlterUser {
+        /// `IF EXISTS`
+        if_exists: bool,
+        /// The user.
+        user: UserIdentity,
+        /// The new password.
+        auth: UserAuth,
+    },
     /// `DROP USER [IF EXISTS] 'u'@'h'`
     DropUser {
         /// `IF EXISTS`
@@ -597,6 +606,17 @@ impl fmt::Display for Statement {
                     write!(f, " {a}")?;
                 }
                 Ok(())
+            }
+            Statement::AlterUser {
+                if_exists,
+                user,
+                auth,
+            } => {
+                f.write_str("ALTER USER ")?;
+                if *if_exists {
+                    f.write_str("IF EXISTS ")?;
+                }
+                write!(f, "{user} {auth}")
             }
             Statement::DropUser { if_exists, user } => {
                 f.write_str("DROP USER ")?;

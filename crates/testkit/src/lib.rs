@@ -310,8 +310,8 @@ pub fn http_get(ip: &str, port: u16, path: &str, timeout: Duration) -> Option<(u
     http_request("GET", ip, port, path, timeout)
 }
 
-/// A bodiless `method path` over HTTP/1.1: the status code and the body, or `None` when
-/// nothing answers within `timeout`.
+/// A bodiless `method path` over HTTP/1.1 as `root` with an empty password (HTTP Basic): the
+/// status code and the body, or `None` when nothing answers within `timeout`.
 pub fn http_request(
     method: &str,
     ip: &str,
@@ -319,14 +319,36 @@ pub fn http_request(
     path: &str,
     timeout: Duration,
 ) -> Option<(u16, String)> {
+    http_request_as(method, ip, port, path, Some("root:"), timeout)
+}
+
+/// A bodiless `method path` over HTTP/1.1 with HTTP Basic `user:password` credentials (none
+/// when `None`): the status code and the body, or `None` when nothing answers in `timeout`.
+pub fn http_request_as(
+    method: &str,
+    ip: &str,
+    port: u16,
+    path: &str,
+    credentials: Option<&str>,
+    timeout: Duration,
+) -> Option<(u16, String)> {
+    use base64::Engine;
     use std::io::Write;
+    let auth = credentials
+        .map(|c| {
+            format!(
+                "Authorization: Basic {}\r\n",
+                base64::engine::general_purpose::STANDARD.encode(c)
+            )
+        })
+        .unwrap_or_default();
     let addr: SocketAddr = format!("{ip}:{port}").parse().ok()?;
     let mut s = TcpStream::connect_timeout(&addr, timeout).ok()?;
     s.set_read_timeout(Some(timeout)).ok()?;
     s.set_write_timeout(Some(timeout)).ok()?;
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {ip}:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {ip}:{port}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
     )
     .ok()?;
     let mut raw = Vec::new();
@@ -418,6 +440,8 @@ pub struct Cluster {
     pub net: Option<netns::Net>,
     /// tmpfs mounts to undo on drop.
     mounts: Vec<PathBuf>,
+    /// root's password, for the helpers that connect as root (empty on a new cluster).
+    pub root_password: String,
 }
 
 impl Cluster {
@@ -465,6 +489,7 @@ impl Cluster {
             be_base_conf: vec![("sys_log_level".into(), "INFO".into())],
             net: None,
             mounts: Vec::new(),
+            root_password: String::new(),
         }
     }
 
@@ -639,7 +664,15 @@ impl Cluster {
             }
             // The ports are bound early in start-up; the node is ready when it answers SQL.
             if port_open(&self.fe_ip(i), QUERY_PORT)
-                && mysql(&self.fe_ip(i), QUERY_PORT, "SELECT 1").is_ok()
+                && mysql_session(
+                    &self.fe_ip(i),
+                    QUERY_PORT,
+                    "root",
+                    &self.root_password,
+                    &["SELECT 1"],
+                )
+                .pop()
+                .is_some_and(|r| r.is_ok())
             {
                 break;
             }
@@ -764,7 +797,20 @@ impl Cluster {
 
     /// One statement on node `i`.
     pub fn sql(&self, i: u8, sql: &str) -> Result<Rows, MysqlError> {
-        mysql(&self.fe_ip(i), QUERY_PORT, sql)
+        mysql_session(
+            &self.fe_ip(i),
+            QUERY_PORT,
+            "root",
+            &self.root_password,
+            &[sql],
+        )
+        .pop()
+        .unwrap_or_else(|| {
+            Err(MysqlError {
+                code: 0,
+                message: "no result".into(),
+            })
+        })
     }
 
     /// One statement on node `i` that must succeed.
@@ -775,7 +821,13 @@ impl Cluster {
 
     /// Several statements on one connection to node `i`.
     pub fn session(&self, i: u8, statements: &[&str]) -> Vec<Result<Rows, MysqlError>> {
-        mysql_session(&self.fe_ip(i), QUERY_PORT, "root", "", statements)
+        mysql_session(
+            &self.fe_ip(i),
+            QUERY_PORT,
+            "root",
+            &self.root_password,
+            statements,
+        )
     }
 
     /// `SHOW FRONTENDS` on node `i`, keyed by IP.

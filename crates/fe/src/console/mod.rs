@@ -58,25 +58,12 @@ pub fn router() -> Router<Arc<Frontend>> {
         .route("/api/console/tables", get(tables_json))
         .route("/api/console/tables/{db}/{table}", get(table_json))
         .route("/api/console/repair", get(repair_json))
-        .route_layer(axum::middleware::from_fn(require_auth))
+        .route_layer(axum::middleware::from_fn(security_headers))
 }
 
-/// 401 unless the request carries valid Basic credentials.
-async fn require_auth(req: Request, next: Next) -> Response {
-    let ok = crate::http::basic_auth(req.headers())
-        .is_some_and(|(u, p)| crate::txn::check_credentials(&u, &p).is_ok());
-    if !ok {
-        let mut r = (
-            StatusCode::UNAUTHORIZED,
-            "Tessera console: log in with a MySQL user (e.g. root with an empty password)\n",
-        )
-            .into_response();
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"tessera\", charset=\"UTF-8\""),
-        );
-        return r;
-    }
+/// Security headers on every console answer (the FE's router checked the credentials
+/// before this runs: see `crate::http::router`).
+async fn security_headers(req: Request, next: Next) -> Response {
     let mut r = next.run(req).await;
     let h = r.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

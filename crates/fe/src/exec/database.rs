@@ -130,15 +130,17 @@ pub async fn drop(
 }
 
 /// `SHOW DATABASES`.
-pub fn show(
-    fe: &Arc<Frontend>,
-    _session: &Session,
-    filter: Option<&ShowFilter>,
-) -> Result<Outcome> {
-    let mut names: Vec<String> = fe
-        .journal
-        .state
-        .read(|s| s.catalog.databases.keys().cloned().collect());
+pub fn show(fe: &Arc<Frontend>, session: &Session, filter: Option<&ShowFilter>) -> Result<Outcome> {
+    let user = crate::auth::session_user(fe, session);
+    // Only the databases the user holds a privilege on (as StarRocks lists them).
+    let mut names: Vec<String> = fe.journal.state.read(|s| {
+        s.catalog
+            .databases
+            .keys()
+            .filter(|d| user.as_ref().is_some_and(|u| u.can_see_db(d)))
+            .cloned()
+            .collect()
+    });
     names.extend(SYSTEM_DATABASES.iter().map(|s| s.to_string()));
     names.sort();
     let mut rows = RowSet::with_text_columns(&["Database"]);
@@ -199,6 +201,13 @@ pub fn use_db(
     if !exists(fe, database) {
         return Err(unknown_database(database));
     }
+    crate::auth::check_statement(
+        fe,
+        session,
+        &sql::Statement::ShowCreateDatabase {
+            name: database.to_string(),
+        },
+    )?;
     session.database = Some(database.to_string());
     Ok(Outcome::ok(0))
 }

@@ -167,7 +167,8 @@ pub async fn insert(fe: &Arc<Frontend>, session: &mut Session, stmt: &Insert) ->
         None => crate::txn::generate_label("insert_"),
     };
     meta::catalog::txn::check_label(&label)?;
-    let reply = send_to_backend(fe, &db, &tname.table, &label, &columns, body).await?;
+    let reply =
+        send_to_backend(fe, &session.user, &db, &tname.table, &label, &columns, body).await?;
     let status = reply["Status"].as_str().unwrap_or("");
     let txn_id = reply["TxnId"].as_i64().unwrap_or(-1);
     let loaded = reply["NumberLoadedRows"].as_u64().unwrap_or(0);
@@ -211,6 +212,7 @@ pub async fn insert(fe: &Arc<Frontend>, session: &mut Session, stmt: &Insert) ->
 
 async fn send_to_backend(
     fe: &Arc<Frontend>,
+    user: &str,
     db: &str,
     table: &str,
     label: &str,
@@ -237,10 +239,21 @@ async fn send_to_backend(
         .timeout(Duration::from_secs(timeout + 30))
         .build()
         .map_err(Error::internal)?;
+    // The session's INSERT privilege was checked before this statement ran; the backend's
+    // begin_txn presents the FE's internal credential so the leader does not check again.
+    let secret = fe.journal.state.read(|s| s.catalog.internal_secret.clone());
+    if secret.is_empty() {
+        return Err(Error::new(
+            StatusCode::NoLeader,
+            "the cluster's internal load credential is not set yet (the leader sets it when \
+             it is elected); retry in a few seconds",
+        ));
+    }
     use base64::Engine;
     let auth = format!(
         "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode("root:")
+        base64::engine::general_purpose::STANDARD
+            .encode(format!("{user}:{}{secret}", crate::auth::INTERNAL_PREFIX))
     );
     let resp = client
         .put(&url)

@@ -1059,11 +1059,16 @@ pub fn show_tables(
         .map(str::to_string)
         .or_else(|| session.database.clone())
         .ok_or_else(|| Error::new(StatusCode::NoDatabaseSelected, "No database selected"))?;
+    let user = crate::auth::session_user(fe, session);
+    // Only the tables the user holds a privilege on.
     let names: Option<Vec<String>> = fe.journal.state.read(|s| {
-        s.catalog
-            .databases
-            .get(&db)
-            .map(|d| d.tables.keys().cloned().collect())
+        s.catalog.databases.get(&db).map(|d| {
+            d.tables
+                .keys()
+                .filter(|t| user.as_ref().is_some_and(|u| u.can_see_table(&db, t)))
+                .cloned()
+                .collect()
+        })
     });
     let system = db.eq_ignore_ascii_case(crate::query::info_schema::INFORMATION_SCHEMA);
     let names = match names {

@@ -71,19 +71,40 @@ impl ParserContext {
         let if_not_exists = self.parse_words(&["IF", "NOT", "EXISTS"]);
         let user = self.parse_user_identity()?;
         let auth = if self.parse_word("IDENTIFIED") {
-            self.expect_word("BY", " after IDENTIFIED")?;
-            if self.parse_word("PASSWORD") {
-                Some(UserAuth::HashedPassword(
-                    self.parse_string("a hashed password string")?,
-                ))
-            } else {
-                Some(UserAuth::Password(self.parse_string("a password string")?))
-            }
+            Some(self.parse_identified_by()?)
         } else {
             None
         };
         Ok(Statement::CreateUser {
             if_not_exists,
+            user,
+            auth,
+        })
+    }
+
+    /// After `IDENTIFIED`: `BY 'plain'` or `BY PASSWORD 'hash'`.
+    fn parse_identified_by(&mut self) -> Result<UserAuth> {
+        self.expect_word("BY", " after IDENTIFIED")?;
+        if self.parse_word("PASSWORD") {
+            Ok(UserAuth::HashedPassword(
+                self.parse_string("a hashed password string")?,
+            ))
+        } else {
+            Ok(UserAuth::Password(self.parse_string("a password string")?))
+        }
+    }
+
+    /// After `ALTER USER`: `[IF EXISTS] 'u'@'h' IDENTIFIED BY [PASSWORD] '...'`.
+    pub(crate) fn parse_alter_user_body(&mut self) -> Result<Statement> {
+        let if_exists = self.parse_words(&["IF", "EXISTS"]);
+        let user = self.parse_user_identity()?;
+        self.expect_word(
+            "IDENTIFIED",
+            " after the user (ALTER USER u IDENTIFIED BY '...')",
+        )?;
+        let auth = self.parse_identified_by()?;
+        Ok(Statement::AlterUser {
+            if_exists,
             user,
             auth,
         })

@@ -12,6 +12,11 @@ impl ParserContext {
             self.parser.next_token();
             return self.parse_alter_system_op();
         }
+        if self.peek_nth_word(1, "USER") {
+            self.parser.next_token();
+            self.parser.next_token();
+            return self.parse_alter_user_body();
+        }
         if self.peek_nth_word(1, "TABLE") {
             self.parser.next_token();
             self.parser.next_token();

@@ -42,6 +42,27 @@ fn create_user() {
 }
 
 #[test]
+fn alter_user() {
+    check_eq(
+        "ALTER USER 'jack'@'%' IDENTIFIED BY 'new'",
+        Statement::AlterUser {
+            if_exists: false,
+            user: UserIdentity::new("jack", "%"),
+            auth: UserAuth::Password("new".into()),
+        },
+    );
+    check_eq(
+        "alter user if exists jack identified by password '*6BB4837EB74329105EE4568DDA7DC67ED2CA2AD9'",
+        Statement::AlterUser {
+            if_exists: true,
+            user: UserIdentity::new("jack", "%"),
+            auth: UserAuth::HashedPassword("*6BB4837EB74329105EE4568DDA7DC67ED2CA2AD9".into()),
+        },
+    );
+    assert!(tessera_sql::parse_statement("ALTER USER jack").is_err());
+}
+
+#[test]
 fn drop_user() {
     check_eq(
         "DROP USER 'jack'@'%'",

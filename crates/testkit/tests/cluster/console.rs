@@ -23,7 +23,6 @@ use std::time::Duration;
 use std::time::Instant;
 
 use tessera_testkit::Cluster;
-use tessera_testkit::http_get;
 use tessera_testkit::run_with_timeout;
 use tessera_testkit::wait_until;
 
@@ -144,10 +143,12 @@ fn console_pages_in_headless_chromium() {
 
     let base = format!("http://{}:8030", c.fe_ip(follower));
     phase!("credentials, JSON endpoints and error statuses on follower {follower}");
-    let (status, _) = http_get(
+    let (status, _) = tessera_testkit::http_request_as(
+        "GET",
         &c.fe_ip(follower),
         8030,
         "/api/console/overview",
+        None,
         Duration::from_secs(10),
     )
     .expect("the FE answers HTTP");

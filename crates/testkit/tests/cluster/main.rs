@@ -18,6 +18,7 @@ mod loads;
 mod membership;
 mod metrics;
 mod playground;
+mod privileges;
 mod queries;
 mod repair;
 mod scripts;

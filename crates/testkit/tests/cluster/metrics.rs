@@ -117,7 +117,16 @@ fn stream_load(fe: u8, body: &str) -> serde_json::Value {
 /// The Content-Type header of `GET url`, through curl.
 fn content_type(url: &str) -> String {
     let mut cmd = Command::new("curl");
-    cmd.args(["-sS", "-o", "/dev/null", "-w", "%{content_type}", url]);
+    cmd.args([
+        "-sS",
+        "-u",
+        "root:",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{content_type}",
+        url,
+    ]);
     let (code, out, err) = run_with_timeout(&mut cmd, Duration::from_secs(10));
     assert_eq!(code, Some(0), "curl failed: {err}");
     out
