@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use serde_json::value::RawValue;
 
-use crate::load::options::PathStep;
-use crate::load::options::show_byte;
+use crate::PathStep;
+use crate::show_byte;
 
 /// A JSON value larger than this is refused (StarRocks's streaming_load_max_batch_size_mb).
 pub const MAX_JSON_VALUE_BYTES: usize = 100 * 1024 * 1024;
@@ -455,6 +455,20 @@ impl CsvReader {
         self.syn.enclose = enclose;
         self.syn.escape = escape;
         self.syn.trim = trim_space;
+        self
+    }
+
+    /// Fuzzing and tests: every row takes the byte-by-byte path (the rows must not change).
+    #[doc(hidden)]
+    pub fn slow_path_only(mut self) -> Self {
+        self.slow_only = true;
+        self
+    }
+
+    /// Fuzzing and tests: a smaller limit on a row's bytes than [`MAX_CSV_ROW_BYTES`].
+    #[doc(hidden)]
+    pub fn row_limit(mut self, max_row_bytes: usize) -> Self {
+        self.max_row_bytes = max_row_bytes;
         self
     }
 
@@ -1041,7 +1055,7 @@ fn emit_row(v: &RawValue, paths: Option<&[Vec<PathStep>]>, sources: &[String], o
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::options::parse_json_path;
+    use crate::parse_json_path;
 
     #[derive(Default)]
     struct Collect {
