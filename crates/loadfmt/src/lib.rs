@@ -67,3 +67,29 @@ pub fn show_byte(b: u8) -> String {
         b.escape_ascii().to_string()
     }
 }
+
+/// Checks that `enclose` and `escape` are not bytes of the column separator or the row
+/// delimiter (the reader could not tell them apart).
+pub fn check_csv_quoting(
+    column_separator: &[u8],
+    row_delimiter: &[u8],
+    enclose: Option<u8>,
+    escape: Option<u8>,
+) -> Result<(), String> {
+    for (name, c) in [("enclose", enclose), ("escape", escape)] {
+        if let Some(c) = c {
+            for (other, bytes) in [
+                ("column_separator", column_separator),
+                ("row_delimiter", row_delimiter),
+            ] {
+                if bytes.contains(&c) {
+                    return Err(format!(
+                        "{name} ('{}') cannot be a character of {other}",
+                        show_byte(c)
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}

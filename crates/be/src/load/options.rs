@@ -7,6 +7,7 @@ use crate::load::expr::Expr;
 use crate::load::expr::parse_columns;
 use crate::load::expr::parse_where;
 pub use loadfmt::PathStep;
+pub use loadfmt::check_csv_quoting;
 pub use loadfmt::parse_json_path;
 pub use loadfmt::show_byte;
 
@@ -187,21 +188,7 @@ impl LoadOptions {
                     Some(v) => Some(parse_csv_char("escape", v)?),
                     None => None,
                 };
-                for (name, c) in [("enclose", enclose), ("escape", escape)] {
-                    if let Some(c) = c {
-                        for (other, bytes) in [
-                            ("column_separator", &column_separator),
-                            ("row_delimiter", &row_delimiter),
-                        ] {
-                            if bytes.contains(&c) {
-                                return Err(format!(
-                                    "{name} ('{}') cannot be a character of {other}",
-                                    show_byte(c)
-                                ));
-                            }
-                        }
-                    }
-                }
+                check_csv_quoting(&column_separator, &row_delimiter, enclose, escape)?;
                 let trim_space = match header(h, "trim_space")? {
                     Some(v) => parse_bool("trim_space", v)?,
                     None => false,
