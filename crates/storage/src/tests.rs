@@ -650,3 +650,42 @@ mod rowsets {
         );
     }
 }
+
+/// Inputs the fuzz targets (fuzz/, docs/fuzzing.md) crashed on, checked without the fuzzer.
+mod fuzz_regressions {
+    use common::schema::ColumnSchema;
+    use common::schema::DataType;
+    use common::schema::KeysType;
+    use common::schema::TableSchema;
+
+    #[test]
+    fn a_rowset_file_with_a_malformed_arrow_schema_is_refused() {
+        // rowset_meta: a Parquet footer whose embedded ARROW:schema declares an integer of
+        // width 0 made arrow-ipc panic in check_parquet_file, on a file from a clone source or
+        // a load coordinator. The input's first byte is the target's mode byte.
+        let input = include_bytes!("../../../fuzz/regressions/rowset_meta/arrow-schema-int-width");
+        // The file's columns are the tablet's (`k INT, v VARCHAR(20)`, as in the target); only
+        // the embedded schema is wrong.
+        let column = |name: &str, data_type| ColumnSchema {
+            name: name.into(),
+            data_type,
+            nullable: true,
+            is_key: true,
+            default: None,
+            comment: String::new(),
+        };
+        let schema = TableSchema {
+            columns: vec![
+                column("k", DataType::Int),
+                column("v", DataType::Varchar(20)),
+            ],
+            keys_type: KeysType::Duplicate,
+            distribution_columns: vec!["k".into()],
+            buckets: 3,
+            schema_version: 0,
+        };
+        let err = crate::check_parquet_bytes(&input[1..], &crate::arrow_schema(&schema))
+            .expect_err("refused");
+        assert!(err.contains("embedded Arrow schema"), "{err}");
+    }
+}
