@@ -108,8 +108,7 @@ impl TabletMeta {
         self.rowsets
             .iter()
             .filter(|r| r.end_version <= self.version)
-            .map(|r| r.rows)
-            .sum()
+            .fold(0i64, |sum, r| sum.saturating_add(r.rows))
     }
 
     /// The highest version reachable from 0 through the visible rowsets without a hole

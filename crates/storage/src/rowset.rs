@@ -124,14 +124,19 @@ pub fn version_path(
     let mut path = Vec::new();
     let mut next = 0i64;
     while next <= version {
+        // A rowset must end at or after its start: a corrupt record's `[3-1]` would lead the
+        // path back to version 2 forever (found by the rowset_meta fuzz target).
         let step = rowsets
             .iter()
-            .filter(|r| r.start_version == next && r.end_version <= version)
+            .filter(|r| r.start_version == next && (next..=version).contains(&r.end_version))
             .max_by_key(|r| r.end_version);
         match step {
             Some(r) => {
                 path.push(r.clone());
-                next = r.end_version + 1;
+                match r.end_version.checked_add(1) {
+                    Some(n) => next = n,
+                    None => break,
+                }
             }
             None => {
                 let max = rowsets.iter().map(|r| r.end_version).max().unwrap_or(-1);
