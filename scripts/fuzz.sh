@@ -65,7 +65,7 @@ for t in "${targets[@]}"; do
     # Every input that once crashed must still pass.
     if [ -d "fuzz/regressions/$t" ] && [ -n "$(ls -A "fuzz/regressions/$t")" ]; then
         cargo fuzz run "${flags[@]}" "$t" "fuzz/regressions/$t" -- \
-            -runs=0 -artifact_prefix="fuzz/artifacts/$t/" >>"$target_base/fuzz-$t.log" 2>&1 || status=$?
+            -runs=0 -timeout=10 -artifact_prefix="fuzz/artifacts/$t/" >>"$target_base/fuzz-$t.log" 2>&1 || status=$?
     fi
     if ((status == 0)); then
         cargo fuzz run "${flags[@]}" "$t" "$work_corpus/$t" "fuzz/corpus/$t" -- \
