@@ -64,11 +64,14 @@ for t in "${targets[@]}"; do
     : >"$target_base/fuzz-$t.log"
     # Every input that once crashed must still pass.
     if [ -d "fuzz/regressions/$t" ] && [ -n "$(ls -A "fuzz/regressions/$t")" ]; then
-        cargo fuzz run "${flags[@]}" "$t" "fuzz/regressions/$t" -- \
+        # A wall-clock guard too: libFuzzer's timeout handler can deadlock (malloc in a signal
+        # handler), leaving an empty artifact and a process that never ends.
+        timeout --signal=KILL 600 cargo fuzz run "${flags[@]}" "$t" "fuzz/regressions/$t" -- \
             -runs=0 -timeout=10 -artifact_prefix="fuzz/artifacts/$t/" >>"$target_base/fuzz-$t.log" 2>&1 || status=$?
     fi
     if ((status == 0)); then
-        cargo fuzz run "${flags[@]}" "$t" "$work_corpus/$t" "fuzz/corpus/$t" -- \
+        timeout --signal=KILL $((time_per_target + 600)) \
+            cargo fuzz run "${flags[@]}" "$t" "$work_corpus/$t" "fuzz/corpus/$t" -- \
             -max_total_time="$time_per_target" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
             -print_final_stats=1 -artifact_prefix="fuzz/artifacts/$t/" \
             >>"$target_base/fuzz-$t.log" 2>&1 || status=$?
