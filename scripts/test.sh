@@ -75,4 +75,16 @@ status=${PIPESTATUS[0]}
 passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "${CARGO_TARGET_DIR}/last-test.log" | awk '{s+=$4} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' "${CARGO_TARGET_DIR}/last-test.log" | awk '{s+=$1} END {print s+0}')
 echo "${passed} passed, ${failed} failed"
+
+# ---- fuzzing (short) ----------------------------------------------------------------------
+# Every fuzz target for 10 s, after the crash inputs of fuzz/regressions: docs/fuzzing.md.
+# A long run is scripts/fuzz.sh --time 600.
+echo "== fuzz (short)"
+fuzz_status=0
+./scripts/fuzz.sh --time 10 || fuzz_status=$?
+# ---- end of fuzzing ------------------------------------------------------------------------
+
+if ((status == 0)); then
+    status=$fuzz_status
+fi
 exit "$status"

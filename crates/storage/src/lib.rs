@@ -111,6 +111,8 @@ pub use rowset::RowsetEncoder;
 pub use rowset::RowsetMeta;
 pub use rowset::RowsetWriter;
 pub use rowset::TabletRead;
+#[doc(hidden)]
+pub use rowset::check_parquet_bytes;
 pub use rowset::version_path;
 pub use types::LARGEINT_PRECISION;
 pub use types::arrow_schema;

@@ -89,14 +89,26 @@ pub struct StaleRowset {
 }
 
 impl TabletMeta {
+    /// Decodes the record stored under `key` in a root's metadata store; the error says why it
+    /// is unusable (the engine then skips the tablet and reports it as corrupt).
+    pub fn decode_record(key: i64, bytes: &[u8]) -> Result<TabletMeta, String> {
+        match serde_json::from_slice::<TabletMeta>(bytes) {
+            Ok(m) if m.tablet_id == key => Ok(m),
+            Ok(m) => Err(format!(
+                "the record under key {key} describes tablet {}",
+                m.tablet_id
+            )),
+            Err(e) => Err(format!("undecodable JSON: {e}")),
+        }
+    }
+
     /// Rows in the visible rowsets of the contiguous part (`[0, version]`): rowsets above a
     /// hole do not count until it is filled.
     pub fn visible_rows(&self) -> i64 {
         self.rowsets
             .iter()
             .filter(|r| r.end_version <= self.version)
-            .map(|r| r.rows)
-            .sum()
+            .fold(0i64, |sum, r| sum.saturating_add(r.rows))
     }
 
     /// The highest version reachable from 0 through the visible rowsets without a hole

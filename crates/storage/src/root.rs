@@ -313,19 +313,7 @@ impl StorageRoot {
         })?;
         Ok(raw
             .into_iter()
-            .map(
-                |(key, bytes)| match serde_json::from_slice::<TabletMeta>(&bytes) {
-                    Ok(m) if m.tablet_id == key => Ok(m),
-                    Ok(m) => Err((
-                        key,
-                        format!(
-                            "the record under key {key} describes tablet {}",
-                            m.tablet_id
-                        ),
-                    )),
-                    Err(e) => Err((key, format!("undecodable JSON: {e}"))),
-                },
-            )
+            .map(|(key, bytes)| TabletMeta::decode_record(key, &bytes).map_err(|e| (key, e)))
             .collect())
     }
 

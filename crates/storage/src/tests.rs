@@ -650,3 +650,71 @@ mod rowsets {
         );
     }
 }
+
+/// Inputs the fuzz targets (fuzz/, docs/fuzzing.md) crashed on, checked without the fuzzer.
+mod fuzz_regressions {
+    use common::schema::ColumnSchema;
+    use common::schema::DataType;
+    use common::schema::KeysType;
+    use common::schema::TableSchema;
+
+    #[test]
+    fn a_rowset_that_ends_before_it_starts_is_no_path() {
+        // rowset_meta: a tablet record with rowsets [0-1], [2-2] and a corrupt [3-1] made
+        // version_path (every read of the tablet) loop forever, growing its path until the
+        // process ran out of memory.
+        let input =
+            include_bytes!("../../../fuzz/regressions/rowset_meta/rowset-ends-before-start");
+        let meta = crate::TabletMeta::decode_record(10001, &input[1..]).expect("decodes");
+        assert_eq!(meta.version, 3);
+        let err = crate::version_path(meta.tablet_id, &meta.rowsets, meta.version)
+            .expect_err("no path to version 3");
+        assert!(
+            err.message.contains("no rowset starting at version 3"),
+            "{}",
+            err.message
+        );
+        let path = crate::version_path(meta.tablet_id, &meta.rowsets, 2).expect("path to 2");
+        assert_eq!(path.len(), 2);
+        // A rowset that reaches the last version ends the path without an overflow.
+        let mut top = meta.rowsets[0].clone();
+        top.end_version = i64::MAX;
+        let path = crate::version_path(meta.tablet_id, &[top], i64::MAX).expect("path");
+        assert_eq!(path.len(), 1);
+        // Row counts that add past i64::MAX saturate instead of overflowing.
+        let mut meta = meta;
+        meta.rowsets.iter_mut().for_each(|r| r.rows = i64::MAX);
+        assert_eq!(meta.visible_rows(), i64::MAX);
+    }
+
+    #[test]
+    fn a_rowset_file_with_a_malformed_arrow_schema_is_refused() {
+        // rowset_meta: a Parquet footer whose embedded ARROW:schema declares an integer of
+        // width 0 made arrow-ipc panic in check_parquet_file, on a file from a clone source or
+        // a load coordinator. The input's first byte is the target's mode byte.
+        let input = include_bytes!("../../../fuzz/regressions/rowset_meta/arrow-schema-int-width");
+        // The file's columns are the tablet's (`k INT, v VARCHAR(20)`, as in the target); only
+        // the embedded schema is wrong.
+        let column = |name: &str, data_type| ColumnSchema {
+            name: name.into(),
+            data_type,
+            nullable: true,
+            is_key: true,
+            default: None,
+            comment: String::new(),
+        };
+        let schema = TableSchema {
+            columns: vec![
+                column("k", DataType::Int),
+                column("v", DataType::Varchar(20)),
+            ],
+            keys_type: KeysType::Duplicate,
+            distribution_columns: vec!["k".into()],
+            buckets: 3,
+            schema_version: 0,
+        };
+        let err = crate::check_parquet_bytes(&input[1..], &crate::arrow_schema(&schema))
+            .expect_err("refused");
+        assert!(err.contains("embedded Arrow schema"), "{err}");
+    }
+}

@@ -15,7 +15,7 @@ pub mod expr;
 pub mod fe_client;
 pub mod options;
 pub mod plan;
-pub mod reader;
+pub use loadfmt::reader;
 pub mod sink;
 pub mod value;
 

@@ -6,6 +6,10 @@ use crate::load::expr::ColumnItem;
 use crate::load::expr::Expr;
 use crate::load::expr::parse_columns;
 use crate::load::expr::parse_where;
+pub use loadfmt::PathStep;
+pub use loadfmt::check_csv_quoting;
+pub use loadfmt::parse_json_path;
+pub use loadfmt::show_byte;
 
 /// Default load timeout, seconds (FE `stream_load_default_timeout_second`).
 pub const DEFAULT_TIMEOUT_SECONDS: u32 = 600;
@@ -13,15 +17,6 @@ pub const DEFAULT_TIMEOUT_SECONDS: u32 = 600;
 pub const MAX_TIMEOUT_SECONDS: u32 = 259_200;
 /// Longest column separator or row delimiter, bytes.
 pub const MAX_SEPARATOR_BYTES: usize = 50;
-
-/// A step of a JSON path (`$.a.b[0]`, `$['a']`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PathStep {
-    /// An object key.
-    Key(String),
-    /// An array index.
-    Index(usize),
-}
 
 /// The body's format.
 #[derive(Clone, Debug, PartialEq)]
@@ -140,15 +135,6 @@ pub fn parse_separator(name: &str, text: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// A byte for a message: itself when printable, else escaped (`\t`, `\x01`).
-pub fn show_byte(b: u8) -> String {
-    if b.is_ascii_graphic() {
-        char::from(b).to_string()
-    } else {
-        b.escape_ascii().to_string()
-    }
-}
-
 /// Parses `enclose` or `escape`: one byte, given as itself or as `\xHH`.
 pub fn parse_csv_char(name: &str, text: &str) -> Result<u8, String> {
     match text.as_bytes() {
@@ -171,45 +157,6 @@ fn parse_bool(name: &str, v: &str) -> Result<bool, String> {
     } else {
         Err(format!("{name} must be true or false, not '{v}'"))
     }
-}
-
-/// Parses `$.a.b[0]`, `$['a'].b`, `$`.
-pub fn parse_json_path(p: &str) -> Result<Vec<PathStep>, String> {
-    let bad = |why: &str| format!("the JSON path '{p}' is invalid: {why}");
-    let rest = p.trim();
-    let mut rest = rest
-        .strip_prefix('$')
-        .ok_or_else(|| bad("it must start with $"))?;
-    let mut steps = Vec::new();
-    while !rest.is_empty() {
-        if let Some(r) = rest.strip_prefix('.') {
-            let end = r.find(['.', '[']).unwrap_or(r.len());
-            if end == 0 {
-                return Err(bad("an empty key"));
-            }
-            steps.push(PathStep::Key(r[..end].to_string()));
-            rest = &r[end..];
-        } else if let Some(r) = rest.strip_prefix('[') {
-            let end = r.find(']').ok_or_else(|| bad("a `[` without `]`"))?;
-            let inner = r[..end].trim();
-            let quoted = inner
-                .strip_prefix('\'')
-                .and_then(|s| s.strip_suffix('\''))
-                .or_else(|| inner.strip_prefix('"').and_then(|s| s.strip_suffix('"')));
-            if let Some(k) = quoted {
-                steps.push(PathStep::Key(k.to_string()));
-            } else {
-                let i = inner
-                    .parse::<usize>()
-                    .map_err(|_| bad("an index must be a number or a quoted key"))?;
-                steps.push(PathStep::Index(i));
-            }
-            rest = &r[end + 1..];
-        } else {
-            return Err(bad("expected `.` or `[`"));
-        }
-    }
-    Ok(steps)
 }
 
 impl LoadOptions {
@@ -241,21 +188,7 @@ impl LoadOptions {
                     Some(v) => Some(parse_csv_char("escape", v)?),
                     None => None,
                 };
-                for (name, c) in [("enclose", enclose), ("escape", escape)] {
-                    if let Some(c) = c {
-                        for (other, bytes) in [
-                            ("column_separator", &column_separator),
-                            ("row_delimiter", &row_delimiter),
-                        ] {
-                            if bytes.contains(&c) {
-                                return Err(format!(
-                                    "{name} ('{}') cannot be a character of {other}",
-                                    show_byte(c)
-                                ));
-                            }
-                        }
-                    }
-                }
+                check_csv_quoting(&column_separator, &row_delimiter, enclose, escape)?;
                 let trim_space = match header(h, "trim_space")? {
                     Some(v) => parse_bool("trim_space", v)?,
                     None => false,

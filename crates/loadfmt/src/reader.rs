@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use serde_json::value::RawValue;
 
-use crate::load::options::PathStep;
-use crate::load::options::show_byte;
+use crate::PathStep;
+use crate::show_byte;
 
 /// A JSON value larger than this is refused (StarRocks's streaming_load_max_batch_size_mb).
 pub const MAX_JSON_VALUE_BYTES: usize = 100 * 1024 * 1024;
@@ -458,6 +458,20 @@ impl CsvReader {
         self
     }
 
+    /// Fuzzing and tests: every row takes the byte-by-byte path (the rows must not change).
+    #[doc(hidden)]
+    pub fn slow_path_only(mut self) -> Self {
+        self.slow_only = true;
+        self
+    }
+
+    /// Fuzzing and tests: a smaller limit on a row's bytes than [`MAX_CSV_ROW_BYTES`].
+    #[doc(hidden)]
+    pub fn row_limit(mut self, max_row_bytes: usize) -> Self {
+        self.max_row_bytes = max_row_bytes;
+        self
+    }
+
     /// Parses the complete rows in `buf` (all of it with `eof`) and keeps the rest.
     fn process(&mut self, eof: bool, out: &mut dyn Rows) -> Result<(), String> {
         let mut start = 0;
@@ -872,7 +886,10 @@ impl JsonReader {
                                 self.state = JsonState::ArrayAfter;
                             }
                         }
-                        Some(Err(e)) if e.is_eof() && !eof => {
+                        // More data may complete the value: the input ended inside it, or
+                        // inside a number (serde_json calls `-`, `1.` and `1e` at the end of
+                        // the input invalid numbers, not an early end).
+                        Some(Err(e)) if !eof && (e.is_eof() || error_at_end(slice, &e)) => {
                             self.need = slice.len().saturating_mul(2);
                             break;
                         }
@@ -943,6 +960,19 @@ impl BodyReader for JsonReader {
 
 /// A JSON value as a source field: NULL for `null`, a string's content, else the JSON text
 /// (numbers keep their exact digits).
+/// Whether serde_json stopped with `e` at the last byte of `slice` (its line and column are
+/// 1-based; the column counts bytes).
+fn error_at_end(slice: &[u8], e: &serde_json::Error) -> bool {
+    let line_start = match e.line() {
+        0 | 1 => 0,
+        n => match memchr::memchr_iter(b'\n', slice).nth(n - 2) {
+            Some(nl) => nl + 1,
+            None => return false,
+        },
+    };
+    line_start + e.column() >= slice.len()
+}
+
 fn scalar(v: &RawValue) -> Option<Cow<'_, str>> {
     let t = v.get().trim();
     match t.as_bytes().first() {
@@ -1041,7 +1071,7 @@ fn emit_row(v: &RawValue, paths: Option<&[Vec<PathStep>]>, sources: &[String], o
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::options::parse_json_path;
+    use crate::parse_json_path;
 
     #[derive(Default)]
     struct Collect {
@@ -1500,6 +1530,31 @@ mod tests {
                     .expect("reader"),
             )
         }
+    }
+
+    #[test]
+    fn json_numbers_cut_by_a_chunk_boundary() {
+        // Found by fuzzing (fuzz/regressions/json_load): a chunk that ended right after `-`,
+        // `1.` or `1e+` inside a document filed the document as invalid JSON (a bad row, or a
+        // failed load with strip_outer_array) when a newline followed in the buffer.
+        let body = b"{\n  \"id\": -5,\n  \"a\": 1.5e+3\n}\n{\"id\": 2.25}\n";
+        let c = parse(&json(false, None, None, &["id", "a"]), body).expect("ok");
+        assert_eq!(
+            c.rows,
+            vec![vec![s("-5"), s("1.5e+3")], vec![s("2.25"), None]]
+        );
+        assert!(c.bad.is_empty(), "{:?}", c.bad);
+        let body = b"[\n {\n  \"id\": -5,\n  \"a\": 1.5e+3\n },\n {\"id\": -0.5}\n]";
+        let c = parse(&json(true, None, None, &["id", "a"]), body).expect("ok");
+        assert_eq!(
+            c.rows,
+            vec![vec![s("-5"), s("1.5e+3")], vec![s("-0.5"), None]]
+        );
+        // The fuzzer's input: invalid either way, with one reason whatever the chunks.
+        let body = b"{\"id\": 1, \"a\":\n{\"iid\": 2, \"a\": -, \"a\"";
+        let c = parse(&json(false, None, None, &["id", "a"]), body).expect("ok");
+        assert!(c.rows.is_empty());
+        assert_eq!(c.bad.len(), 2, "{:?}", c.bad);
     }
 
     #[test]
