@@ -176,7 +176,8 @@ impl Frontend {
             if running.is_some() {
                 c.query_generation = *c.cancel_query.borrow();
             }
-            c.running = running;
+            // Others see this text (SHOW PROCESSLIST): never a password.
+            c.running = running.map(|s| crate::auth::redact_passwords(&s));
             c.database = database;
         }
     }

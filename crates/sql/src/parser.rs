@@ -76,6 +76,7 @@ impl ParserContext {
             .tokenize_with_location()?;
         let mut out = Vec::new();
         for chunk in split_statements(tokens) {
+            refuse_brackets(&chunk)?;
             let mut ctx = ParserContext::new(chunk);
             out.push(ctx.parse_one()?);
         }
@@ -94,6 +95,37 @@ impl ParserContext {
     pub(crate) fn reset_tokens(&mut self, tokens: Vec<TokenWithSpan>) {
         self.parser = new_parser(tokens);
     }
+}
+
+/// Refuses a `[` anywhere but right after `VALUES` (a range partition's `[(lower), (upper))`).
+/// Tessera has no arrays, and sqlparser's subscript parsing backtracks exponentially on
+/// nested `(` with dotted names before a `[`: a 245-byte statement took minutes of CPU
+/// (found by fuzzing, `fuzz/regressions/sql_parser`). Refused before sqlparser sees it.
+fn refuse_brackets(tokens: &[TokenWithSpan]) -> Result<()> {
+    let mut prev: Option<&Token> = None;
+    for t in tokens {
+        if matches!(t.token, Token::Whitespace(_)) {
+            continue;
+        }
+        if t.token == Token::LBracket {
+            let after_values = matches!(
+                prev,
+                Some(Token::Word(w)) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("VALUES")
+            );
+            if !after_values {
+                return Err(ParseError {
+                    message: "'[' is only allowed in a range partition's bounds \
+                              (VALUES [(lower), (upper))): arrays and subscripts are not \
+                              supported"
+                        .to_string(),
+                    line: t.span.start.line,
+                    column: t.span.start.column,
+                });
+            }
+        }
+        prev = Some(&t.token);
+    }
+    Ok(())
 }
 
 fn new_parser(tokens: Vec<TokenWithSpan>) -> Parser<'static> {
@@ -490,5 +522,37 @@ impl ParserContext {
     /// The next token equals `token`.
     pub(crate) fn peek_token_is(&self, token: &Token) -> bool {
         &self.parser.peek_token_ref().token == token
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ParserContext;
+
+    #[test]
+    fn brackets_outside_partition_bounds_are_refused() {
+        // The fuzz input that kept sqlparser busy for minutes: refused at its first `[`,
+        // before sqlparser parses anything.
+        let slow = include_bytes!("../../../fuzz/regressions/sql_parser/nested-parentheses-slow");
+        let e = ParserContext::parse_statements(&String::from_utf8_lossy(slow))
+            .expect_err("the fuzz input is no statement");
+        assert!(e.message.contains("'[' is only allowed"), "{e:?}");
+        assert_eq!((e.line, e.column), (1, 31), "{e:?}");
+        for sql in [
+            "SELECT a[1] FROM t",
+            "SELECT (a.b.c[ (a.b.c[ (a.b.c[",
+            "INSERT INTO t VALUES ([1])",
+            "SELECT [1, 2]",
+        ] {
+            let e = ParserContext::parse_statements(sql).expect_err(sql);
+            assert!(e.message.contains("'[' is only allowed"), "{sql}: {e:?}");
+        }
+        // A range partition's bounds still parse; a `[` in a string or a comment is no token.
+        for sql in [
+            "ALTER TABLE t ADD PARTITION p1 VALUES [(\"2024-01-01\"), (\"2024-02-01\"))",
+            "SELECT '[' FROM t /* [ */",
+        ] {
+            ParserContext::parse_statements(sql).unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+        }
     }
 }

@@ -268,8 +268,16 @@ pub fn show_status(fe: &Arc<Frontend>, filter: Option<&ShowFilter>) -> Result<Ou
     Ok(Outcome::Rows(rows))
 }
 
-/// `SHOW PROCESSLIST`.
-pub fn show_processlist(fe: &Arc<Frontend>, full: bool) -> Outcome {
+/// Whether the session may see and end other users' connections (OPERATOR, as StarRocks's
+/// ADMIN/OPERATOR; root holds it).
+fn sees_all_connections(fe: &Frontend, session: &Session) -> bool {
+    crate::auth::session_user(fe, session)
+        .is_some_and(|u| u.has(meta::catalog::auth::Priv::Operator, None, None))
+}
+
+/// `SHOW PROCESSLIST`: a user without OPERATOR sees only their own connections.
+pub fn show_processlist(fe: &Arc<Frontend>, session: &Session, full: bool) -> Outcome {
+    let all = sees_all_connections(fe, session);
     let mut rows = RowSet {
         columns: vec![
             ("Id".into(), ColType::BigInt),
@@ -286,6 +294,9 @@ pub fn show_processlist(fe: &Arc<Frontend>, full: bool) -> Outcome {
     };
     let now = common::clock::now_ms();
     for (id, c) in fe.connections() {
+        if !all && c.user != session.user {
+            continue;
+        }
         let info = c.running.clone().map(|s| {
             if full || s.chars().count() <= 100 {
                 s
@@ -311,20 +322,14 @@ pub fn show_processlist(fe: &Arc<Frontend>, full: bool) -> Outcome {
 /// `KILL [QUERY] id`: statements on this FE finish quickly (metadata only), so a KILL of an
 /// existing connection ends it at its next statement boundary.
 pub fn kill(fe: &Arc<Frontend>, session: &Session, query_only: bool, id: u64) -> Result<Outcome> {
-    let exists = fe
-        .connections()
-        .iter()
-        .any(|(cid, _)| u64::from(*cid) == id);
-    if !exists {
-        return Err(Error::invalid(format!("Unknown thread id: {id}")));
-    }
-    if let Some((_, c)) = fe
+    let Some((_, c)) = fe
         .connections()
         .into_iter()
         .find(|(cid, _)| u64::from(*cid) == id)
-        && c.user != session.user
-        && session.user != "root"
-    {
+    else {
+        return Err(Error::invalid(format!("Unknown thread id: {id}")));
+    };
+    if c.user != session.user && !sees_all_connections(fe, session) {
         return Err(Error::new(
             StatusCode::PermissionDenied,
             format!("You are not owner of thread {id}"),

@@ -130,8 +130,16 @@ fn data_type_name(t: DataType) -> &'static str {
     }
 }
 
-/// `information_schema.<name>` over `catalog`.
-pub fn table(catalog: &Catalog, name: &str) -> Result<Arc<dyn TableProvider>> {
+/// Which databases (`table` `None`) and tables the session's user may see: the rows of the
+/// others are left out of every view, as MySQL does.
+pub type Visible<'a> = &'a dyn Fn(&str, Option<&str>) -> bool;
+
+/// `information_schema.<name>` over `catalog`, with only what `visible` lets the user see.
+pub fn table(
+    catalog: &Catalog,
+    name: &str,
+    visible: Visible<'_>,
+) -> Result<Arc<dyn TableProvider>> {
     match name.to_ascii_lowercase().as_str() {
         "schemata" => {
             let mut b = Builder::new(&[
@@ -142,7 +150,13 @@ pub fn table(catalog: &Catalog, name: &str) -> Result<Arc<dyn TableProvider>> {
                 ("SQL_PATH", false),
             ]);
             let mut names: Vec<&str> = vec![INFORMATION_SCHEMA];
-            names.extend(catalog.databases.keys().map(String::as_str));
+            names.extend(
+                catalog
+                    .databases
+                    .keys()
+                    .map(String::as_str)
+                    .filter(|db| visible(db, None)),
+            );
             for db in names {
                 b.row(&[
                     s(DEFAULT_CATALOG),
@@ -205,6 +219,9 @@ pub fn table(catalog: &Catalog, name: &str) -> Result<Arc<dyn TableProvider>> {
             }
             for db in catalog.databases.values() {
                 for t in db.tables.values() {
+                    if !visible(&db.name, Some(&t.name)) {
+                        continue;
+                    }
                     // Row count and size as the replicas last reported them (one replica's
                     // worth per tablet).
                     let (rows, bytes) = t.tablets().fold((0i64, 0i64), |(r, d), (_, tablet)| {
@@ -271,6 +288,9 @@ pub fn table(catalog: &Catalog, name: &str) -> Result<Arc<dyn TableProvider>> {
             ]);
             for db in catalog.databases.values() {
                 for t in db.tables.values() {
+                    if !visible(&db.name, Some(&t.name)) {
+                        continue;
+                    }
                     for (i, c) in t.schema.columns.iter().enumerate() {
                         let (char_len, precision, scale) = match c.data_type {
                             DataType::Char(n) | DataType::Varchar(n) => {
@@ -343,6 +363,9 @@ pub fn table(catalog: &Catalog, name: &str) -> Result<Arc<dyn TableProvider>> {
             };
             for db in catalog.databases.values() {
                 for t in db.tables.values() {
+                    if !visible(&db.name, Some(&t.name)) {
+                        continue;
+                    }
                     let keys = quoted(
                         &mut t
                             .schema

@@ -422,6 +422,8 @@ async fn plan(
             })
             .collect();
         let backends = Arc::new(backends);
+        // information_schema shows only what the user may see (a dropped user: nothing).
+        let user = s.catalog.users.get(&session.user, &session.host);
         let mut out = Vec::new();
         for r in &refs {
             let (db_name, table_name) = resolve_ref(session, r)?;
@@ -429,7 +431,12 @@ async fn plan(
                 out.push((
                     db_name,
                     table_name.clone(),
-                    info_schema::table(&s.catalog, &table_name)?,
+                    info_schema::table(&s.catalog, &table_name, &|db, table| {
+                        user.as_ref().is_some_and(|u| match table {
+                            Some(t) => u.can_see_table(db, t),
+                            None => u.can_see_db(db),
+                        })
+                    })?,
                 ));
                 continue;
             }

@@ -163,6 +163,86 @@ fn privileges_are_checked_for_every_statement_family_and_http() {
     assert!(dbs.contains(&"pd".to_string()), "{dbs:?}");
     denied(leader, "nobody", "n-pw", "USE pd", 1044);
 
+    phase!("information_schema shows only what the user may see");
+    let tables = allowed(
+        leader,
+        "nobody",
+        "n-pw",
+        "SELECT TABLE_NAME FROM information_schema.tables WHERE TABLE_SCHEMA = 'pd'",
+    );
+    assert!(tables.first_column().is_empty(), "{tables:?}");
+    let schemata = allowed(
+        follower,
+        "nobody",
+        "n-pw",
+        "SELECT SCHEMA_NAME FROM information_schema.schemata",
+    )
+    .first_column();
+    assert!(!schemata.contains(&"pd".to_string()), "{schemata:?}");
+    let cols = allowed(
+        leader,
+        "nobody",
+        "n-pw",
+        "SELECT COLUMN_NAME FROM information_schema.columns WHERE TABLE_SCHEMA = 'pd'",
+    );
+    assert!(cols.first_column().is_empty(), "{cols:?}");
+    let tables = allowed(
+        follower,
+        "reader",
+        "r-pw",
+        "SELECT TABLE_NAME FROM information_schema.tables WHERE TABLE_SCHEMA = 'pd'",
+    );
+    assert_eq!(tables.first_column(), vec!["t".to_string()]);
+
+    phase!("SHOW PROCESSLIST and KILL: others' connections need OPERATOR");
+    // A session of reader's that stays open (its stdin is held).
+    let mut held = Command::new("mysql")
+        .args([
+            "-h",
+            &ip(leader),
+            "-P",
+            "9030",
+            "-u",
+            "reader",
+            "-pr-pw",
+            "pd",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start mysql");
+    let reader_id = wait_until(
+        WAIT,
+        "reader's connection in ops's SHOW PROCESSLIST",
+        || {
+            let rows = as_user(leader, "ops", "o-pw", "SHOW PROCESSLIST").ok()?;
+            rows.maps()
+                .iter()
+                .find(|m| m["User"] == "reader")
+                .map(|m| m["Id"].clone())
+        },
+    );
+    let mine = allowed(leader, "nobody", "n-pw", "SHOW PROCESSLIST");
+    assert!(!mine.maps().is_empty());
+    assert!(
+        mine.maps().iter().all(|m| m["User"] == "nobody"),
+        "nobody sees others' connections: {mine:?}"
+    );
+    let e = as_user(leader, "nobody", "n-pw", &format!("KILL {reader_id}"))
+        .expect_err("KILL of another user's connection");
+    assert!(e.message.contains("not owner"), "{}", e.message);
+    allowed(leader, "ops", "o-pw", &format!("KILL {reader_id}"));
+    wait_until(WAIT, "reader's connection to end", || {
+        let rows = as_user(leader, "ops", "o-pw", "SHOW PROCESSLIST").ok()?;
+        rows.maps()
+            .iter()
+            .all(|m| m["User"] != "reader")
+            .then_some(())
+    });
+    let _ = held.kill();
+    let _ = held.wait();
+
     phase!("INSERT");
     denied(
         follower,
