@@ -44,20 +44,115 @@ use crate::backend::Backend;
 /// The router.
 pub(crate) fn router(be: Arc<Backend>) -> Router {
     Router::new()
-        .route("/api/health", get(health))
         .route("/metrics", get(metrics))
-        .route(
-            "/api/{db}/{table}/_stream_load",
-            put(crate::load::stream_load),
-        )
         .route("/api/_load_error_log", get(crate::load::load_error_log))
         .route("/api/checksum", get(checksum))
         .route(
             "/api/_debug/clock_offset",
             axum::routing::post(clock_offset),
         )
+        // Every page above needs a user; /api/health does not (load balancers), and Stream
+        // Load checks its user (and INSERT) through the leader's BeginTxn.
+        .route_layer(axum::middleware::from_fn_with_state(
+            be.clone(),
+            require_user,
+        ))
+        .route("/api/health", get(health))
+        .route(
+            "/api/{db}/{table}/_stream_load",
+            put(crate::load::stream_load),
+        )
         .fallback(not_found)
         .with_state(be)
+}
+
+/// How long a password the leader accepted is taken without asking again.
+const AUTH_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Credentials the leader accepted lately, by a keyed hash of (user, password, client
+/// address): the plain password is not kept.
+struct AuthCache {
+    keys: std::collections::hash_map::RandomState,
+    accepted: std::sync::Mutex<HashMap<u64, std::time::Instant>>,
+}
+
+fn auth_cache() -> &'static AuthCache {
+    static CACHE: std::sync::OnceLock<AuthCache> = std::sync::OnceLock::new();
+    CACHE.get_or_init(|| AuthCache {
+        keys: std::collections::hash_map::RandomState::new(),
+        accepted: std::sync::Mutex::new(HashMap::new()),
+    })
+}
+
+fn unauthorized(msg: &str) -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(
+            axum::http::header::WWW_AUTHENTICATE,
+            "Basic realm=\"tessera\"",
+        )],
+        Json(json!({
+            "status": "FAILED",
+            "code": common::StatusCode::AccessDenied.number(),
+            "msg": msg,
+        })),
+    )
+        .into_response()
+}
+
+/// Lets a request through when its HTTP Basic credentials name a user the frontends know
+/// (asked of the leader, remembered for [`AUTH_CACHE_TTL`]); 401 otherwise, 503 when no
+/// frontend can be asked.
+async fn require_user(
+    State(be): State<Arc<Backend>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use std::hash::BuildHasher;
+    let Some((user, password)) = crate::load::basic_auth(req.headers()) else {
+        return unauthorized(
+            "this page needs a user: send HTTP Basic credentials (curl -u user:password)",
+        );
+    };
+    let ip = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let cache = auth_cache();
+    let key = cache.keys.hash_one((&user, &password, ip));
+    let now = std::time::Instant::now();
+    let fresh = {
+        let mut m = cache
+            .accepted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        m.retain(|_, at| now.duration_since(*at) < AUTH_CACHE_TTL);
+        m.contains_key(&key)
+    };
+    if !fresh {
+        match crate::load::fe_client::check_password(&be, &user, &password, ip).await {
+            Ok(Ok(())) => {
+                cache
+                    .accepted
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(key, now);
+            }
+            Ok(Err(msg)) => return unauthorized(&msg),
+            Err(msg) => {
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(json!({
+                        "status": "FAILED",
+                        "code": common::StatusCode::NoLeader.number(),
+                        "msg": msg,
+                    })),
+                )
+                    .into_response();
+            }
+        }
+    }
+    next.run(req).await
 }
 
 /// `POST /api/_debug/clock_offset?ms=N`: sets the offset added to this backend's clock (the

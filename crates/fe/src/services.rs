@@ -361,6 +361,28 @@ impl FrontendService for FrontendServiceImpl {
         ))
     }
 
+    async fn check_password(
+        &self,
+        request: Request<proto::CheckPasswordRequest>,
+    ) -> Result<Response<proto::CheckPasswordReply>, Status> {
+        check_cluster_id(&request, self.fe.cluster_id, false)?;
+        let req = request.into_inner();
+        let ip = req.client_ip.parse::<std::net::IpAddr>().ok();
+        Ok(Response::new(
+            match crate::auth::authenticate_plain(&self.fe, &req.user, &req.password, ip) {
+                Ok(_) => proto::CheckPasswordReply {
+                    ok: true,
+                    ..Default::default()
+                },
+                Err(e) => proto::CheckPasswordReply {
+                    ok: false,
+                    error: e.message,
+                    error_code: e.code.number(),
+                },
+            },
+        ))
+    }
+
     async fn read_index(
         &self,
         request: Request<proto::ReadIndexRequest>,

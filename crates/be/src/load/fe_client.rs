@@ -189,3 +189,32 @@ pub async fn abort_txn(be: &Backend, db: &str, txn_id: i64, reason: &str) -> Abo
         }
     }
 }
+
+/// Checks HTTP Basic credentials with the leader (any frontend could answer; the leader is
+/// the one this backend knows). `Ok(Err(message))`: refused; `Err`: no answer.
+pub async fn check_password(
+    be: &Backend,
+    user: &str,
+    password: &str,
+    client_ip: Option<std::net::IpAddr>,
+) -> Result<Result<(), String>, String> {
+    let (mut c, addr) = client(be)?;
+    let msg = proto::CheckPasswordRequest {
+        user: user.to_string(),
+        password: password.to_string(),
+        client_ip: client_ip.map(|i| i.to_string()).unwrap_or_default(),
+    };
+    match c
+        .check_password(request(be, msg, Duration::from_secs(10)))
+        .await
+    {
+        Ok(r) => {
+            let r = r.into_inner();
+            Ok(if r.ok { Ok(()) } else { Err(r.error) })
+        }
+        Err(s) => Err(format!(
+            "cannot check the credentials with the leader frontend {addr}: {}",
+            s.message()
+        )),
+    }
+}

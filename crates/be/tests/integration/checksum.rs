@@ -172,6 +172,21 @@ async fn replicas_with_the_same_rows_have_the_same_checksum() {
     assert_eq!(swept, 3);
     assert_eq!(checksum(b, 4).await, a3);
 
+    // The page needs a user the frontend knows (/api/health does not).
+    let q = format!("/api/checksum?tablet_id={b}&version=2");
+    for basic in [None, Some("bm9ib2R5Ong=")] {
+        let q = q.clone();
+        let (status, body) = tokio::task::spawn_blocking(move || http_get_as(&q, basic))
+            .await
+            .expect("client task");
+        assert_eq!(status, 401, "{basic:?}: {body}");
+        assert!(body.contains("FAILED"), "{body}");
+    }
+    let (status, _) = tokio::task::spawn_blocking(|| http_get_as("/api/health", None))
+        .await
+        .expect("client task");
+    assert_eq!(status, 200);
+
     // Bad requests.
     for (query, status, code, words) in [
         (

@@ -181,11 +181,20 @@ async fn list(c: &mut BackendServiceClient<Channel>) -> TabletReport {
 
 /// `GET path` on the backend's HTTP port: (status, body).
 fn http_get(path: &str) -> (u16, String) {
+    // root without a password, the one user the fake frontend knows.
+    http_get_as(path, Some("cm9vdDo="))
+}
+
+/// `GET path` with HTTP Basic credentials `basic` (base64 of `user:password`) or none.
+fn http_get_as(path: &str, basic: Option<&str>) -> (u16, String) {
     let mut s = TcpStream::connect(format!("{BE}:8040")).expect("connect be_http_port");
     s.set_read_timeout(Some(WAIT)).expect("timeout");
+    let auth = basic
+        .map(|b| format!("Authorization: Basic {b}\r\n"))
+        .unwrap_or_default();
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: {BE}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {BE}\r\n{auth}Connection: close\r\n\r\n"
     )
     .expect("send");
     let mut text = String::new();
@@ -269,6 +278,28 @@ impl FrontendService for FakeFrontend {
         request: Request<proto::AbortTxnRequest>,
     ) -> Result<Response<proto::AbortTxnReply>, Status> {
         Ok(Response::new(self.txns.abort(request)))
+    }
+
+    /// Knows one user: root without a password.
+    async fn check_password(
+        &self,
+        request: Request<proto::CheckPasswordRequest>,
+    ) -> Result<Response<proto::CheckPasswordReply>, Status> {
+        let r = request.into_inner();
+        Ok(Response::new(
+            if r.user == "root" && r.password.is_empty() {
+                proto::CheckPasswordReply {
+                    ok: true,
+                    ..Default::default()
+                }
+            } else {
+                proto::CheckPasswordReply {
+                    ok: false,
+                    error: format!("Access denied for user '{}'", r.user),
+                    error_code: 1045,
+                }
+            },
+        ))
     }
 }
 

@@ -197,12 +197,41 @@ fn the_clock_offset_endpoint_is_off_by_default_and_checks_its_input() {
     c.write_conf(1, &[("debug_enable_fault_injection", "true")]);
     c.start_fe(1, None);
     c.start_be(2);
+    // The backend's pages need a user, which it checks with the leader: add it.
+    c.sql_ok(1, &format!("ALTER SYSTEM ADD BACKEND \"{}:9050\"", ip(2)));
+    tessera_testkit::wait_until(WAIT, "the backend to be alive", || {
+        let rows = c.sql(1, "SHOW BACKENDS").ok()?;
+        (rows.maps().iter().any(|m| m["Alive"] == "true")).then_some(())
+    });
     let post = |ip: &str, port: u16, path: &str| {
         http_request("POST", ip, port, path, Duration::from_secs(5)).expect("an answer")
     };
     // Off on the backend (the default).
     let (code, body) = post(&ip(2), BE_HTTP_PORT, "/api/_debug/clock_offset?ms=1000");
     assert_eq!(code, 403, "{body}");
+    // The backend's pages need a user the frontends know; its health does not.
+    for creds in [None, Some("root:wrong"), Some("ghost:")] {
+        let (code, body) = tessera_testkit::http_request_as(
+            "POST",
+            &ip(2),
+            BE_HTTP_PORT,
+            "/api/_debug/clock_offset?ms=1000",
+            creds,
+            Duration::from_secs(5),
+        )
+        .expect("an answer");
+        assert_eq!(code, 401, "{creds:?}: {body}");
+    }
+    let (code, _) = tessera_testkit::http_request_as(
+        "GET",
+        &ip(2),
+        BE_HTTP_PORT,
+        "/api/health",
+        None,
+        Duration::from_secs(5),
+    )
+    .expect("an answer");
+    assert_eq!(code, 200);
     assert!(body.contains("debug_enable_fault_injection"), "{body}");
     // On on the frontend: bad input answers 400 with a reason, good input moves the clock.
     for bad in ["", "?ms=", "?ms=soon", "?ms=99999999999999999999"] {

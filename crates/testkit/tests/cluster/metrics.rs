@@ -168,6 +168,11 @@ fn metrics_move_with_ddl_loads_queries_repairs_and_elections() {
     }
     let leader = c.wait_leader(WAIT);
     let followers: Vec<u8> = fes.iter().copied().filter(|&f| f != leader).collect();
+    // A backend checks the credentials of its pages with the leader it heard from.
+    wait_until(WAIT, "every backend alive", || {
+        let rows = c.sql(leader, "SHOW BACKENDS").ok()?;
+        (rows.maps().iter().filter(|m| m["Alive"] == "true").count() == bes.len()).then_some(())
+    });
     phase!("cluster up in {:?}; leader {leader}", started.elapsed());
 
     phase!("every node serves /metrics; one leader; node counts");
