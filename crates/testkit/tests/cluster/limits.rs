@@ -178,9 +178,10 @@ fn each_limit_is_configurable_and_answers_a_clear_error() {
     }
     c.be_base_conf
         .push(("streaming_load_max_mb".into(), "1".into()));
-    c.start_fe(1, None);
-    c.start_be(2);
-    c.sql_ok(1, &format!("ALTER SYSTEM ADD BACKEND \"{}:9050\"", ip(2)));
+    // FE 1 leads; FE 2 (an observer) forwards SET PROPERTY to it.
+    c.start_ha(1, 1);
+    c.start_be(3);
+    c.sql_ok(1, &format!("ALTER SYSTEM ADD BACKEND \"{}:9050\"", ip(3)));
     wait_until(WAIT, "the backend alive", || {
         let rows = c.sql(1, "SHOW BACKENDS").ok()?;
         (rows.maps().iter().any(|m| m["Alive"] == "true")).then_some(())
@@ -422,7 +423,9 @@ fn each_limit_is_configurable_and_answers_a_clear_error() {
         "0 connections",
     );
     assert!(e.message.contains("max_user_connections"), "{e:?}");
-    c.sql_ok(1, "SET PROPERTY FOR 'bob' 'max_user_connections' = '3'");
+    // Through the observer: forwarded to the leader, journaled, replayed everywhere.
+    c.sql_ok(2, "SET PROPERTY FOR 'bob' 'max_user_connections' = '3'");
+    // FE 1 is the leader: the property is applied there when the statement returns.
     let mut held: Vec<Held> = (0..3)
         .map(|i| Held::connect(1, "bob").unwrap_or_else(|e| panic!("bob's connection {i}: {e}")))
         .collect();
@@ -434,8 +437,10 @@ fn each_limit_is_configurable_and_answers_a_clear_error() {
             .contains("User bob already has more than 'max_user_connections' active connections"),
         "{e:?}"
     );
-    // Other users are not limited by bob's connections.
+    // Other users are not limited by bob's connections, and the limit is per frontend.
     assert_eq!(c.sql_ok(1, "SELECT 3").first_column(), ["3"]);
+    let r = mysql_session(&ip(2), QUERY_PORT, "bob", "", &["SELECT 5"]);
+    assert!(r[0].is_ok(), "bob on the other frontend: {r:?}");
     held.pop().expect("one").close();
     wait_until(WAIT, "a place for bob again", || {
         let r = mysql_session(
