@@ -368,6 +368,7 @@ fn each_limit_is_configurable_and_answers_a_clear_error() {
     // Without a Content-Length the body is counted as it arrives; whatever the client sees
     // of the refusal, nothing of it is loaded.
     let (status, body) = curl_load(1, "t", Some("big_chunked"), &big, true);
+    phase!("chunked body past the limit: HTTP {status} (0: the connection closed first)");
     assert!(status == 413 || status == 0, "{status}: {body}");
     assert_eq!(count(&c, "t"), "2001");
     let (status, body) = curl_load(1, "t", Some("after"), b"9\t9\n", false);
