@@ -94,7 +94,7 @@ impl FlightServiceImpl {
         let pin = read.pin();
         let read = Arc::new(read);
         let resolver_read = read.clone();
-        let task_ctx = self.ctx.task_ctx();
+        let task_ctx = fragment_task_ctx(&self.ctx, ticket.mem_limit)?;
         let resolver_ctx = task_ctx.clone();
         let cache = self.be.column_cache.clone();
         let resolver: query::LeafResolver = Arc::new(move |leaf: &TabletLeaf| {
@@ -112,7 +112,7 @@ impl FlightServiceImpl {
             "scan"
         );
         let timer = self.be.metrics.fragment_timer();
-        let batches = stream.map_err(|e| FlightError::ExternalError(Box::new(e)));
+        let batches = stream.map_err(|e| FlightError::Tonic(Box::new(df_status(e))));
         let encoded = FlightDataEncoderBuilder::new()
             .build(batches)
             .map(move |item| {
@@ -120,7 +120,10 @@ impl FlightServiceImpl {
                 let _keep = &pin;
                 // Records the fragment's latency when the stream is dropped.
                 let _timer = &timer;
-                item.map_err(|e| Status::internal(e.to_string()))
+                item.map_err(|e| match e {
+                    FlightError::Tonic(s) => *s,
+                    e => Status::internal(e.to_string()),
+                })
             });
         Ok(Response::new(Box::pin(encoded)))
     }
@@ -132,8 +135,39 @@ fn unimplemented<T>(what: &str) -> Result<T, Status> {
     )))
 }
 
+/// A DataFusion error as a gRPC status: past the memory limit is RESOURCE_EXHAUSTED (the
+/// frontend then fails the query with "memory limit exceeded" instead of trying another
+/// replica).
 fn df_status(e: DataFusionError) -> Status {
-    Status::internal(e.to_string())
+    if matches!(e.find_root(), DataFusionError::ResourcesExhausted(_)) {
+        Status::resource_exhausted(format!(
+            "Memory of the query's fragment exceeds its limit (exec_mem_limit / \
+             query_mem_limit): {e}"
+        ))
+    } else {
+        Status::internal(e.to_string())
+    }
+}
+
+/// The task context of one fragment: the service's functions and defaults, with a memory
+/// pool of `mem_limit` bytes (the session's query memory limit; 0 = none).
+fn fragment_task_ctx(ctx: &SessionContext, mem_limit: i64) -> Result<Arc<TaskContext>, Status> {
+    let task_ctx = ctx.task_ctx();
+    let Ok(limit) = usize::try_from(mem_limit) else {
+        return Ok(task_ctx);
+    };
+    if limit == 0 {
+        return Ok(task_ctx);
+    }
+    let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+        .with_memory_limit(limit, 1.0)
+        .build_arc()
+        .map_err(df_status)?;
+    match Arc::try_unwrap(task_ctx) {
+        Ok(t) => Ok(Arc::new(t.with_runtime(runtime))),
+        // Not expected (task_ctx() makes a new one): run without the limit rather than fail.
+        Err(shared) => Ok(shared),
+    }
 }
 
 /// The executable scan of one tablet's files at a version, for a fragment's leaf.
@@ -272,5 +306,38 @@ impl FlightService for FlightServiceImpl {
         _request: Request<Empty>,
     ) -> Result<Response<Self::ListActionsStream>, Status> {
         unimplemented("ListActions")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::execution::memory_pool::MemoryConsumer;
+
+    use super::*;
+
+    #[test]
+    fn a_fragment_runs_under_the_query_memory_limit() {
+        let ctx = SessionContext::new();
+        let limited = fragment_task_ctx(&ctx, 1 << 20).expect("task context");
+        let r = MemoryConsumer::new("test").register(limited.memory_pool());
+        r.try_grow(512 << 10).expect("half the limit");
+        let e = r.try_grow(1 << 20).expect_err("past the limit");
+        let status = df_status(e);
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+        assert!(
+            status
+                .message()
+                .contains("Memory of the query's fragment exceeds its limit"),
+            "{status:?}"
+        );
+        // 0 (or a negative value from a bad ticket): no limit.
+        for none in [0, -1] {
+            let unlimited = fragment_task_ctx(&ctx, none).expect("task context");
+            let r = MemoryConsumer::new("test").register(unlimited.memory_pool());
+            r.try_grow(64 << 20).expect("no limit");
+        }
+        // Other errors stay internal.
+        let status = df_status(DataFusionError::Execution("boom".into()));
+        assert_eq!(status.code(), tonic::Code::Internal);
     }
 }

@@ -325,7 +325,9 @@ pub fn need_of(session: &Session, stmt: &Statement) -> Need {
         Statement::ShowTransaction { database, .. } | Statement::ShowLoad { database, .. } => {
             see_db(session, database.as_deref())
         }
+        // Even for oneself: a connection limit a user could raise would limit nothing.
         Statement::CreateUser { .. }
+        | Statement::SetProperty { .. }
         | Statement::DropUser { .. }
         | Statement::Grant { .. }
         | Statement::Revoke { .. } => Need::Global(vec![Grant]),

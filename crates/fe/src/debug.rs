@@ -67,7 +67,11 @@ pub async fn synthetic_table(
             "tablets must be 1..{MAX_TABLETS}, not {tablets}"
         )));
     }
-    crate::exec::database::check_name("table", table)?;
+    crate::exec::database::check_name(
+        "table",
+        table,
+        fe.config().max_identifier_length.max(1) as usize,
+    )?;
     let backends: Vec<(i64, String)> = fe.journal.state.read(|s| {
         s.catalog
             .backends

@@ -63,6 +63,7 @@ pub fn route_of(stmt: &Statement) -> Route {
         | Statement::CreateUser { .. }
         | Statement::AlterUser { .. }
         | Statement::DropUser { .. }
+        | Statement::SetProperty { .. }
         | Statement::Grant { .. }
         | Statement::Revoke { .. } => Route::LeaderWrite,
         Statement::Set(items)
@@ -335,6 +336,9 @@ async fn run(fe: &Arc<Frontend>, session: &mut Session, stmt: Statement) -> Resu
                 sql::UserAuth::HashedPassword(h) => h,
             };
             accounts::set_password(fe, session, Some(&user), hash, if_exists).await
+        }
+        Statement::SetProperty { user, properties } => {
+            accounts::set_property(fe, session, user.as_deref(), &properties).await
         }
         Statement::DropUser { if_exists, user } => {
             accounts::drop_user(fe, session, &user, if_exists).await

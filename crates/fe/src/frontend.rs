@@ -163,6 +163,24 @@ impl Frontend {
         self.lock_connections().remove(&id);
     }
 
+    /// Records who authenticated on a connection, unless `user` already holds `max` other
+    /// connections to this FE (then answers how many it holds). Checked and recorded under
+    /// one lock, so simultaneous logins cannot both take the last place.
+    pub fn try_set_user(&self, id: u32, user: &str, max: usize) -> std::result::Result<(), usize> {
+        let mut conns = self.lock_connections();
+        let held = conns
+            .iter()
+            .filter(|(cid, c)| **cid != id && c.user == user)
+            .count();
+        if held >= max {
+            return Err(held);
+        }
+        if let Some(c) = conns.get_mut(&id) {
+            c.user = user.to_string();
+        }
+        Ok(())
+    }
+
     /// Records who authenticated on a connection.
     pub fn set_user(&self, id: u32, user: &str) {
         if let Some(c) = self.lock_connections().get_mut(&id) {

@@ -50,8 +50,15 @@ pub fn router(fe: Arc<Frontend>) -> Router {
         .route("/api/{db}/get_load_state", get(get_load_state))
         .merge(protected)
         .fallback(not_found)
+        // No handler of a frontend reads a request body (a Stream Load's body goes to the
+        // backend it is redirected to); should one ever extract a body, it is refused with
+        // 413 past this size instead of being buffered.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES))
         .with_state(fe)
 }
+
+/// Largest request body a frontend handler may read (1 MiB).
+pub const MAX_REQUEST_BODY_BYTES: usize = 1 << 20;
 
 /// The client's address, when the server recorded it.
 pub fn client_ip(ext: &axum::http::Extensions) -> Option<std::net::IpAddr> {

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use common::Error;
+use meta::catalog::auth::DEFAULT_MAX_USER_CONNECTIONS;
 use mysql::Column;
 use mysql::ColumnType;
 use mysql::ErrorInfo;
@@ -95,12 +96,17 @@ impl mysql::Handler for Handler {
 
     async fn authenticate(&self, info: HandshakeInfo<'_>) -> Result<Session, ErrorInfo> {
         let fe = &self.fe;
-        let max = fe.file_config.qe_max_connection.max(1) as usize;
+        let config = fe.config();
+        // This connection is registered already: it counts.
+        let max = config.qe_max_connection.max(1) as usize;
         if fe.connection_count() > max {
             return Err(ErrorInfo {
                 code: 1040,
                 sql_state: "08004".into(),
-                message: format!("Too many connections (qe_max_connection = {max})"),
+                message: format!(
+                    "Too many connections: reach cluster-wide connection limit, \
+                     qe_max_connection={max}"
+                ),
             });
         }
         let account = crate::auth::authenticate_native(
@@ -111,15 +117,43 @@ impl mysql::Handler for Handler {
             info.auth_response,
         )
         .map_err(|e| error_info(&e))?;
+        let max_user = fe.journal.state.read(|s| {
+            s.catalog
+                .user_properties
+                .get(info.user)
+                .map_or(DEFAULT_MAX_USER_CONNECTIONS, |p| p.max_user_connections)
+        });
+        let max_user = usize::try_from(max_user.max(1)).unwrap_or(usize::MAX);
+        if let Err(held) = fe.try_set_user(info.connection_id, info.user, max_user) {
+            tracing::info!(
+                user = info.user,
+                held,
+                max_user,
+                "max_user_connections reached"
+            );
+            return Err(ErrorInfo {
+                code: 1203,
+                sql_state: "42000".into(),
+                message: format!(
+                    "User {} already has more than 'max_user_connections' active connections \
+                     (max_user_connections={max_user})",
+                    info.user
+                ),
+            });
+        }
         let mut session = Session::new(info.connection_id, info.user, Some(info.peer));
         session.host = account.host;
+        // What @@max_allowed_packet shows: the limit this connection's reader enforces.
+        session.vars.insert(
+            "max_allowed_packet".to_string(),
+            config.max_allowed_packet.to_string(),
+        );
         if let Some(db) = info.database.filter(|d| !d.is_empty()) {
             if let Err(e) = exec::read_barrier(fe, &mut session).await {
                 return Err(error_info(&e));
             }
             exec::database::use_db(fe, &mut session, None, db).map_err(|e| error_info(&e))?;
         }
-        fe.set_user(info.connection_id, info.user);
         fe.set_running(info.connection_id, None, session.database.clone());
         Ok(session)
     }
@@ -188,7 +222,9 @@ pub async fn serve(fe: Arc<Frontend>, listener: TcpListener) {
             let id = fe.next_connection_id();
             let config = ServerConfig {
                 server_version: fe.mysql_version(),
-                ..ServerConfig::default()
+                max_packet_bytes: usize::try_from(fe.config().max_allowed_packet)
+                    .unwrap_or(1024)
+                    .max(1024),
             };
             let kill = Arc::new(tokio::sync::Notify::new());
             fe.register_connection(

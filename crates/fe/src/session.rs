@@ -308,6 +308,12 @@ impl Session {
                     )));
                 }
             },
+            "max_allowed_packet" => {
+                return Err(Error::invalid(
+                    "SESSION variable 'max_allowed_packet' is read-only: set max_allowed_packet \
+                     in fe.conf or with ADMIN SET FRONTEND CONFIG (new connections take it)",
+                ));
+            }
             "query_timeout" => match value.parse::<u64>() {
                 Ok(v) if (1..=259_200).contains(&v) => v.to_string(),
                 _ => {

@@ -133,6 +133,9 @@ pub struct Catalog {
     /// Users and their privileges (root is implicit until its password is set).
     #[serde(default)]
     pub users: auth::Users,
+    /// User properties (`SET PROPERTY`), by user name (whatever the host).
+    #[serde(default)]
+    pub user_properties: BTreeMap<String, auth::UserProperty>,
     /// The secret an FE presents to the leader when it coordinates an `INSERT` through a
     /// backend on behalf of an already authorized session (random, chosen by the first
     /// leader; empty until then).
@@ -159,6 +162,7 @@ impl Default for Catalog {
             txns: BTreeMap::new(),
             next_txn_id: 1,
             users: auth::Users::default(),
+            user_properties: BTreeMap::new(),
             internal_secret: String::new(),
         }
     }
@@ -263,7 +267,32 @@ impl Catalog {
                 name,
                 host,
                 if_exists,
-            } => self.users.drop_user(name, host, *if_exists),
+            } => {
+                let n = self.users.drop_user(name, host, *if_exists)?;
+                // The properties go with the name's last account.
+                if !self.users.0.contains_key(name) {
+                    self.user_properties.remove(name);
+                }
+                Ok(n)
+            }
+            JournalOp::SetUserProperty { name, key, value } => {
+                if name != auth::ROOT && !self.users.0.contains_key(name) {
+                    return Err(Error::new(
+                        StatusCode::UserOperationFailed,
+                        format!(
+                            "Operation SET PROPERTY failed for '{name}': the user does not exist"
+                        ),
+                    ));
+                }
+                let mut p = self.user_properties.get(name).cloned().unwrap_or_default();
+                p.set(key, value)?;
+                if p == auth::UserProperty::default() {
+                    self.user_properties.remove(name);
+                } else {
+                    self.user_properties.insert(name.clone(), p);
+                }
+                Ok(0)
+            }
             JournalOp::SetPassword {
                 name,
                 host,
@@ -754,6 +783,67 @@ mod tests {
         assert!(c.frontends[&1].alive);
         assert!(!c.frontends.contains_key(&9));
         assert_eq!(c.leader_time_ms, 5);
+    }
+
+    #[test]
+    fn user_properties_replay_survive_the_image_and_go_with_the_user() {
+        let mut c = Catalog::default();
+        let create = |host: &str| JournalOp::CreateUser {
+            name: "bob".into(),
+            host: host.into(),
+            password: String::new(),
+            if_not_exists: false,
+        };
+        let set = |name: &str, key: &str, value: &str| JournalOp::SetUserProperty {
+            name: name.into(),
+            key: key.into(),
+            value: value.into(),
+        };
+        // No such user.
+        let e = c
+            .apply(&set("bob", "max_user_connections", "3"))
+            .0
+            .expect_err("no user");
+        assert_eq!(e.code, StatusCode::UserOperationFailed);
+        assert!(c.apply(&create("%")).0.is_ok());
+        assert!(c.apply(&create("10.0.0.%")).0.is_ok());
+        assert!(c.apply(&set("bob", "max_user_connections", "3")).0.is_ok());
+        assert_eq!(c.user_properties["bob"].max_user_connections, 3);
+        // Bad values and keys are refused and change nothing.
+        for (k, v) in [
+            ("max_user_connections", "0"),
+            ("max_user_connections", "many"),
+            ("max_user_connections", "99999999999"),
+            ("quota", "1"),
+        ] {
+            let e = c.apply(&set("bob", k, v)).0.expect_err(v);
+            assert_eq!(e.code, StatusCode::InvalidArgument, "{e:?}");
+        }
+        assert_eq!(c.user_properties["bob"].max_user_connections, 3);
+        // root has properties too.
+        assert!(c.apply(&set("root", "max_user_connections", "7")).0.is_ok());
+        // Through the image.
+        let body = crate::image::ImageBody {
+            last_applied: None,
+            membership: Default::default(),
+            catalog: c.clone(),
+        };
+        let back = crate::image::decode(&crate::image::encode(&body).expect("encode"), "t")
+            .expect("decode");
+        assert_eq!(back.catalog, c);
+        // Dropping one of two accounts keeps them; dropping the last removes them.
+        let drop = |host: &str| JournalOp::DropUser {
+            name: "bob".into(),
+            host: host.into(),
+            if_exists: false,
+        };
+        assert!(c.apply(&drop("%")).0.is_ok());
+        assert!(c.user_properties.contains_key("bob"));
+        assert!(c.apply(&drop("10.0.0.%")).0.is_ok());
+        assert!(!c.user_properties.contains_key("bob"));
+        // An empty value restores the default (and forgets the entry).
+        assert!(c.apply(&set("root", "max_user_connections", "")).0.is_ok());
+        assert!(c.user_properties.is_empty());
     }
 
     #[test]

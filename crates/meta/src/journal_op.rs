@@ -248,6 +248,15 @@ pub enum JournalOp {
         /// `*` + hex of SHA1(SHA1(password)), or empty: never the plain text.
         password: String,
     },
+    /// `SET PROPERTY FOR 'name' 'key' = 'value'` (one op per property).
+    SetUserProperty {
+        /// User name.
+        name: String,
+        /// Property (`max_user_connections`).
+        key: String,
+        /// Value as written; empty = back to the default.
+        value: String,
+    },
     /// `GRANT` / `REVOKE`.
     ChangePrivileges {
         /// User name.
@@ -359,6 +368,9 @@ impl fmt::Display for JournalOp {
             JournalOp::DropUser { name, host, .. } => write!(f, "DropUser('{name}'@'{host}')"),
             JournalOp::SetPassword { name, host, .. } => {
                 write!(f, "SetPassword('{name}'@'{host}')")
+            }
+            JournalOp::SetUserProperty { name, key, value } => {
+                write!(f, "SetUserProperty('{name}', {key} = {value})")
             }
             JournalOp::ChangePrivileges {
                 name,

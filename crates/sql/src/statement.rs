@@ -299,6 +299,14 @@ pub enum Statement {
         /// The new password.
         auth: UserAuth,
     },
+    /// `SET PROPERTY [FOR 'user'] 'key' = 'value' [, ...]` (StarRocks's user properties,
+    /// e.g. `max_user_connections`).
+    SetProperty {
+        /// The user name (`None` = the current user).
+        user: Option<String>,
+        /// The properties, in order.
+        properties: Vec<(String, String)>,
+    },
     /// `DROP USER [IF EXISTS] 'u'@'h'`
     DropUser {
         /// `IF EXISTS`
@@ -617,6 +625,19 @@ impl fmt::Display for Statement {
                     f.write_str("IF EXISTS ")?;
                 }
                 write!(f, "{user} {auth}")
+            }
+            Statement::SetProperty { user, properties } => {
+                f.write_str("SET PROPERTY ")?;
+                if let Some(u) = user {
+                    write!(f, "FOR {} ", Str(u))?;
+                }
+                for (i, (k, v)) in properties.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{} = {}", Str(k), Str(v))?;
+                }
+                Ok(())
             }
             Statement::DropUser { if_exists, user } => {
                 f.write_str("DROP USER ")?;

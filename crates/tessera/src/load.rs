@@ -174,8 +174,10 @@ fn new_label(table: &str) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
+    // At most 40 characters of the table name: the label stays within StarRocks's 128.
     let safe: String = table
         .chars()
+        .take(40)
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
     format!(

@@ -77,6 +77,8 @@ pub struct LoadResult {
     write_ms: u64,
     commit_ms: u64,
     error_url: Option<String>,
+    /// The body was larger than `streaming_load_max_mb`: the reply is HTTP 413.
+    too_large: bool,
 }
 
 impl LoadResult {
@@ -235,8 +237,16 @@ pub(crate) async fn stream_load(
         result.loaded,
         result.load_time_ms,
     );
+    // StarRocks answers every load with 200 and its JSON; a body past streaming_load_max_mb
+    // is the exception here, 413 (with the same JSON), so that HTTP clients and proxies see
+    // it for what it is.
+    let status = if result.too_large {
+        StatusCode::PAYLOAD_TOO_LARGE
+    } else {
+        StatusCode::OK
+    };
     (
-        StatusCode::OK,
+        status,
         [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
         result.to_json(),
     )
@@ -304,6 +314,7 @@ async fn coordinate(
             "The body of this load is {len} bytes, more than streaming_load_max_mb ({} MB) allows",
             be.config.streaming_load_max_mb
         ));
+        r.too_large = true;
         return finish(r);
     }
     let Some(master) = be.master() else {
@@ -511,6 +522,8 @@ async fn load_body(
         Ok(())
     }
     .await;
+    // A body without Content-Length (chunked) is counted as it arrives.
+    r.too_large = r.load_bytes > limit;
     r.read_ms = ms(read);
     r.total = state.total;
     r.loaded = state.loaded;

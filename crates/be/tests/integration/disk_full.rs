@@ -174,6 +174,7 @@ async fn scan_rows(tablet_id: i64, version: i64) -> usize {
         fragment,
         query_id: "disk-full".into(),
         backend_id: 0,
+        mem_limit: 0,
     }
     .encode_to_vec();
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{BE}:8060"))

@@ -35,6 +35,8 @@ fn scan(tablet_id: i64, version: i64, fragment: Vec<u8>) -> Vec<u8> {
         fragment,
         query_id: "test".into(),
         backend_id: 0,
+        // A query's default exec_mem_limit: scans run under a memory pool as the FE sends them.
+        mem_limit: 2 << 30,
     }
     .encode_to_vec()
 }

@@ -1137,7 +1137,17 @@ async fn stream_load_through_a_fake_leader() {
     let handle = be::start(small).await.expect("the backend starts");
     assert!(heartbeat(hb(CLUSTER, BE, 1)).await.ok);
     let big = b"1\ta\n".repeat(300_000);
-    let v = load_http(h(&[ROOT]), big).await;
+    // HTTP 413 with StarRocks's JSON body.
+    let headers = h(&[ROOT]);
+    let (status, text) = tokio::task::spawn_blocking(move || {
+        let hs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        put("/api/db1/t1/_stream_load", &hs, &big, false)
+    })
+    .await
+    .expect("client task");
+    assert_eq!(status, 413, "{text}");
+    let v: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
     assert_eq!(v["Status"], "Fail", "{v}");
     assert!(
         v["Message"]

@@ -101,6 +101,22 @@ crate::define_config! {
         mysql_server_version: String = "5.1.0", mutable = true;
         /// Maximum number of MySQL connections to this FE.
         qe_max_connection: i32 = "4096", mutable = false;
+        /// Largest MySQL command (one statement, with its parameters) a client may send, in bytes; a bigger one is refused with error 1153 and the connection closed. Also what @@max_allowed_packet shows.
+        max_allowed_packet: i64 = "33554432", mutable = true;
+        /// Most columns a table may have (CREATE TABLE).
+        max_column_number_per_table: i32 = "10000", mutable = true;
+        /// Most partitions a table may have (CREATE TABLE, ALTER TABLE ADD PARTITION).
+        max_partition_number_per_table: i32 = "100000", mutable = true;
+        /// Most partitions one statement may create (a CREATE TABLE's partition list).
+        max_partitions_in_one_batch: i32 = "4096", mutable = true;
+        /// Most buckets (tablets) a partition may have.
+        max_bucket_number_per_partition: i32 = "1024", mutable = true;
+        /// Most tablets a table may have over all its partitions; beyond StarRocks.
+        max_tablet_number_per_table: i32 = "100000", mutable = true;
+        /// Longest load label (Stream Load, INSERT WITH LABEL), in characters; beyond StarRocks (which fixes 128).
+        label_max_length: i32 = "128", mutable = true;
+        /// Longest database, table, column, partition or user name, in characters; beyond StarRocks (which fixes 256 for databases).
+        max_identifier_length: i32 = "256", mutable = true;
         /// shared_nothing: data lives on the backends' local disks.
         run_mode: String = "shared_nothing", mutable = false;
         /// Benchmark-only: allows POST /api/_debug/synthetic_table (catalog-only tablets; never on a cluster with data).
@@ -262,8 +278,44 @@ impl FeConfig {
                 "storage_usage_soft_limit_percent must be between 1 and 100",
             ));
         }
-        if self.qe_max_connection < 1 {
-            return Err(Error::invalid("qe_max_connection must be at least 1"));
+        let at_least_one = [
+            ("qe_max_connection", i64::from(self.qe_max_connection)),
+            (
+                "max_column_number_per_table",
+                i64::from(self.max_column_number_per_table),
+            ),
+            (
+                "max_partition_number_per_table",
+                i64::from(self.max_partition_number_per_table),
+            ),
+            (
+                "max_partitions_in_one_batch",
+                i64::from(self.max_partitions_in_one_batch),
+            ),
+            (
+                "max_bucket_number_per_partition",
+                i64::from(self.max_bucket_number_per_partition),
+            ),
+            (
+                "max_tablet_number_per_table",
+                i64::from(self.max_tablet_number_per_table),
+            ),
+            ("label_max_length", i64::from(self.label_max_length)),
+            (
+                "max_identifier_length",
+                i64::from(self.max_identifier_length),
+            ),
+        ];
+        for (name, v) in at_least_one {
+            if v < 1 {
+                return Err(Error::invalid(format!("{name} must be at least 1")));
+            }
+        }
+        // MySQL's own bounds of max_allowed_packet: 1 KiB to 1 GiB.
+        if !(1024..=1 << 30).contains(&self.max_allowed_packet) {
+            return Err(Error::invalid(
+                "max_allowed_packet must be between 1024 and 1073741824 bytes",
+            ));
         }
         if self.cluster_id < -1 || self.cluster_id == 0 {
             return Err(Error::invalid(

@@ -63,6 +63,11 @@ pub async fn create_user(
     auth: Option<&UserAuth>,
     if_not_exists: bool,
 ) -> Result<Outcome> {
+    crate::exec::database::check_length(
+        "user",
+        &user.user,
+        fe.config().max_identifier_length.max(1) as usize,
+    )?;
     let op = JournalOp::CreateUser {
         name: user.user.clone(),
         host: user.host.clone(),
@@ -113,6 +118,36 @@ pub async fn set_password(
         password: hash,
     };
     write_op(fe, session, op).await?;
+    Ok(Outcome::ok(0))
+}
+
+/// `SET PROPERTY [FOR 'u'] 'key' = 'value', ...`: every property is checked before any is
+/// journaled, so a bad one changes nothing.
+pub async fn set_property(
+    fe: &Arc<Frontend>,
+    session: &mut Session,
+    user: Option<&str>,
+    properties: &[(String, String)],
+) -> Result<Outcome> {
+    let name = user.unwrap_or(&session.user).to_string();
+    let mut probe = fe.journal.state.read(|s| {
+        s.catalog
+            .user_properties
+            .get(&name)
+            .cloned()
+            .unwrap_or_default()
+    });
+    for (k, v) in properties {
+        probe.set(k, v)?;
+    }
+    for (k, v) in properties {
+        let op = JournalOp::SetUserProperty {
+            name: name.clone(),
+            key: k.to_ascii_lowercase(),
+            value: v.clone(),
+        };
+        write_op(fe, session, op).await?;
+    }
     Ok(Outcome::ok(0))
 }
 

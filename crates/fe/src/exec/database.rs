@@ -17,20 +17,45 @@ use crate::session::Session;
 /// Databases every FE shows besides the user's (answered from the catalog itself).
 pub const SYSTEM_DATABASES: &[&str] = &["information_schema"];
 
-/// The longest database name accepted.
-pub const MAX_NAME_CHARS: usize = 256;
+/// A name as an error message shows it: at most 80 characters, then `...`.
+pub fn shown_name(name: &str) -> String {
+    if name.chars().count() <= 80 {
+        name.to_string()
+    } else {
+        format!("{}...", name.chars().take(80).collect::<String>())
+    }
+}
+
+/// Checks that a name has 1 to `max_chars` characters (fe.conf's `max_identifier_length`).
+pub fn check_length(kind: &str, name: &str, max_chars: usize) -> Result<()> {
+    let n = name.chars().count();
+    if n == 0 {
+        return Err(Error::invalid(format!(
+            "Incorrect {kind} name '': it is empty"
+        )));
+    }
+    if n > max_chars {
+        return Err(Error::invalid(format!(
+            "Incorrect {kind} name '{}': it has {n} characters, more than \
+             max_identifier_length ({max_chars}) allows",
+            shown_name(name)
+        )));
+    }
+    Ok(())
+}
 
 /// Checks a database or table name (StarRocks's rules: letters, digits, `_`, `-`; starts
-/// with a letter or `_`).
-pub fn check_name(kind: &str, name: &str) -> Result<()> {
+/// with a letter or `_`; at most `max_chars` characters).
+pub fn check_name(kind: &str, name: &str, max_chars: usize) -> Result<()> {
+    check_length(kind, name, max_chars)?;
     let ok_first = name
         .chars()
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
-    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || !ok_first {
+    if !ok_first {
         return Err(Error::invalid(format!(
-            "Incorrect {kind} name '{name}': it must start with a letter or '_' and have 1 to \
-             {MAX_NAME_CHARS} characters"
+            "Incorrect {kind} name '{}': it must start with a letter or '_'",
+            shown_name(name)
         )));
     }
     if let Some(c) = name
@@ -38,7 +63,8 @@ pub fn check_name(kind: &str, name: &str) -> Result<()> {
         .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
     {
         return Err(Error::invalid(format!(
-            "Incorrect {kind} name '{name}': '{c}' is not allowed (letters, digits, '_' and '-')"
+            "Incorrect {kind} name '{}': '{c}' is not allowed (letters, digits, '_' and '-')",
+            shown_name(name)
         )));
     }
     Ok(())
@@ -59,7 +85,11 @@ pub async fn create(
     if_not_exists: bool,
     properties: Vec<(String, String)>,
 ) -> Result<Outcome> {
-    check_name("database", &name)?;
+    check_name(
+        "database",
+        &name,
+        fe.config().max_identifier_length.max(1) as usize,
+    )?;
     if SYSTEM_DATABASES
         .iter()
         .any(|d| d.eq_ignore_ascii_case(&name))
@@ -218,11 +248,27 @@ mod tests {
 
     #[test]
     fn names_are_checked() {
-        check_name("database", "db_1-x").expect("ok");
-        assert!(check_name("database", "").is_err());
-        assert!(check_name("database", "1db").is_err());
-        assert!(check_name("database", "a b").is_err());
-        assert!(check_name("database", "a;drop").is_err());
-        assert!(check_name("database", &"a".repeat(300)).is_err());
+        check_name("database", "db_1-x", 256).expect("ok");
+        assert!(check_name("database", "", 256).is_err());
+        assert!(check_name("database", "1db", 256).is_err());
+        assert!(check_name("database", "a b", 256).is_err());
+        assert!(check_name("database", "a;drop", 256).is_err());
+        assert!(check_name("database", &"a".repeat(300), 256).is_err());
+        // The length limit is max_identifier_length's, and the error names the name.
+        check_name("database", &"a".repeat(10), 10).expect("at the limit");
+        let e = check_name("database", &"a".repeat(11), 10).expect_err("too long");
+        assert!(
+            e.message.contains("max_identifier_length (10)"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains(&"a".repeat(11)), "{}", e.message);
+        let e = check_name("table", &"b".repeat(500), 256).expect_err("too long");
+        assert!(e.message.contains("has 500 characters"), "{}", e.message);
+        assert!(
+            e.message.len() < 300,
+            "the name is shortened: {}",
+            e.message
+        );
     }
 }

@@ -94,6 +94,11 @@ pub async fn insert(fe: &Arc<Frontend>, session: &mut Session, stmt: &Insert) ->
     if !stmt.partitions.is_empty() {
         return Err(unsupported("INSERT INTO ... PARTITION (...)"));
     }
+    // Before the SELECT of an INSERT ... SELECT runs.
+    let label_max_length = fe.config().label_max_length.max(1) as usize;
+    if let Some(l) = &stmt.label {
+        meta::catalog::txn::check_label(l, label_max_length)?;
+    }
     let TableObject::TableName(name) = &ins.table else {
         return Err(unsupported("INSERT INTO a table function"));
     };
@@ -166,7 +171,6 @@ pub async fn insert(fe: &Arc<Frontend>, session: &mut Session, stmt: &Insert) ->
         Some(l) => l.clone(),
         None => crate::txn::generate_label("insert_"),
     };
-    meta::catalog::txn::check_label(&label)?;
     let reply =
         send_to_backend(fe, &session.user, &db, &tname.table, &label, &columns, body).await?;
     let status = reply["Status"].as_str().unwrap_or("");

@@ -43,12 +43,67 @@ use crate::outcome::Outcome;
 use crate::outcome::RowSet;
 use crate::session::Session;
 
-/// Most buckets a partition may have.
-pub const MAX_BUCKETS: u32 = 1024;
-/// Most columns a table may have.
-pub const MAX_COLUMNS: usize = 10_000;
-/// Most partitions a table may have.
-pub const MAX_PARTITIONS: usize = 4096;
+/// The limits of fe.conf that CREATE TABLE and ALTER TABLE ADD PARTITION check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TableLimits {
+    /// `max_column_number_per_table`.
+    pub columns: usize,
+    /// `max_partition_number_per_table`.
+    pub partitions: usize,
+    /// `max_partitions_in_one_batch`.
+    pub partitions_in_one_batch: usize,
+    /// `max_bucket_number_per_partition`.
+    pub buckets: u32,
+    /// `max_tablet_number_per_table`.
+    pub tablets: usize,
+    /// `max_identifier_length`.
+    pub identifier: usize,
+}
+
+impl TableLimits {
+    /// The limits a config sets.
+    pub fn of(c: &common::config::fe::FeConfig) -> TableLimits {
+        let n = |v: i32| usize::try_from(v.max(1)).unwrap_or(1);
+        TableLimits {
+            columns: n(c.max_column_number_per_table),
+            partitions: n(c.max_partition_number_per_table),
+            partitions_in_one_batch: n(c.max_partitions_in_one_batch),
+            buckets: u32::try_from(c.max_bucket_number_per_partition.max(1)).unwrap_or(1),
+            tablets: n(c.max_tablet_number_per_table),
+            identifier: n(c.max_identifier_length),
+        }
+    }
+}
+
+impl Default for TableLimits {
+    fn default() -> Self {
+        TableLimits::of(&common::config::fe::FeConfig::default())
+    }
+}
+
+fn too_many_buckets(buckets: u32, limits: &TableLimits) -> Error {
+    Error::invalid(format!(
+        "Number of buckets {buckets} is too large: a partition has at most \
+         max_bucket_number_per_partition ({}) buckets",
+        limits.buckets
+    ))
+}
+
+fn too_many_partitions(count: usize, limits: &TableLimits) -> Error {
+    Error::invalid(format!(
+        "The table would have {count} partitions, more than max_partition_number_per_table ({}) \
+         allows",
+        limits.partitions
+    ))
+}
+
+fn too_many_tablets(count: usize, limits: &TableLimits) -> Error {
+    Error::invalid(format!(
+        "The table would have {count} tablets (partitions x buckets), more than \
+         max_tablet_number_per_table ({}) allows",
+        limits.tablets
+    ))
+}
 
 /// The database a table name refers to.
 pub fn resolve_db(session: &Session, name: &TableName) -> Result<String> {
@@ -301,9 +356,10 @@ pub fn analyze(
     stmt: &ast::CreateTable,
     default_replication_num: u16,
     available_backends: usize,
+    limits: &TableLimits,
 ) -> Result<Draft> {
     let name = stmt.name.table.clone();
-    check_name("table", &name)?;
+    check_name("table", &name, limits.identifier)?;
     if let Some(e) = &stmt.engine
         && !e.eq_ignore_ascii_case("olap")
     {
@@ -315,15 +371,17 @@ pub fn analyze(
     if stmt.columns.is_empty() {
         return Err(Error::invalid("A table needs at least one column"));
     }
-    if stmt.columns.len() > MAX_COLUMNS {
+    if stmt.columns.len() > limits.columns {
         return Err(Error::invalid(format!(
-            "A table can have at most {MAX_COLUMNS} columns"
+            "The table has {} columns, more than max_column_number_per_table ({}) allows",
+            stmt.columns.len(),
+            limits.columns
         )));
     }
     let mut columns = Vec::with_capacity(stmt.columns.len());
     let mut seen = BTreeSet::new();
     for c in &stmt.columns {
-        check_name("column", &c.name)?;
+        check_name("column", &c.name, limits.identifier)?;
         if !seen.insert(c.name.to_ascii_lowercase()) {
             return Err(Error::invalid(format!(
                 "Duplicate column name '{}'",
@@ -449,10 +507,8 @@ pub fn analyze(
             "Number of hash distribution should not be zero",
         ));
     }
-    if buckets > MAX_BUCKETS {
-        return Err(Error::invalid(format!(
-            "Number of buckets {buckets} is too large (at most {MAX_BUCKETS})"
-        )));
+    if buckets > limits.buckets {
+        return Err(too_many_buckets(buckets, limits));
     }
     // Partitions.
     let (partitioning, partitions) = match &stmt.partition {
@@ -498,10 +554,16 @@ pub fn analyze(
                     "A range-partitioned table needs at least one partition",
                 ));
             }
-            if p.partitions.len() > MAX_PARTITIONS {
+            if p.partitions.len() > limits.partitions_in_one_batch {
                 return Err(Error::invalid(format!(
-                    "A table can have at most {MAX_PARTITIONS} partitions"
+                    "The statement creates {} partitions, more than max_partitions_in_one_batch \
+                     ({}) allows",
+                    p.partitions.len(),
+                    limits.partitions_in_one_batch
                 )));
+            }
+            if p.partitions.len() > limits.partitions {
+                return Err(too_many_partitions(p.partitions.len(), limits));
             }
             let mut out: Vec<(String, Option<PartitionRange>)> = Vec::new();
             let mut previous_upper: Option<PartitionBound> = None;
@@ -512,7 +574,7 @@ pub fn analyze(
                         "START ... END ... EVERY partitions are not supported by this version; list the partitions",
                     ));
                 };
-                check_partition_name(&sp.name)?;
+                check_partition_name(&sp.name, limits.identifier)?;
                 if out.iter().any(|(n, _)| n.eq_ignore_ascii_case(&sp.name)) {
                     return Err(Error::invalid(format!(
                         "Duplicate partition name {}",
@@ -551,6 +613,10 @@ pub fn analyze(
             (Some(rp), out)
         }
     };
+    let tablets = partitions.len().saturating_mul(buckets as usize);
+    if tablets > limits.tablets {
+        return Err(too_many_tablets(tablets, limits));
+    }
     let (replication_num, write_quorum, replicated_storage) =
         parse_properties(&stmt.properties, default_replication_num)?;
     Ok(Draft {
@@ -571,13 +637,13 @@ pub fn analyze(
     })
 }
 
-fn check_partition_name(name: &str) -> Result<()> {
+fn check_partition_name(name: &str, max_chars: usize) -> Result<()> {
+    crate::exec::database::check_length("partition", name, max_chars)?;
     let ok = name
         .chars()
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && name.len() <= 64;
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if ok {
         Ok(())
     } else {
@@ -783,7 +849,13 @@ pub async fn create(
             format!("Table '{}' already exists", stmt.name.table),
         ));
     }
-    let draft = analyze(stmt, fe.config().default_replication_num as u16, available)?;
+    let config = fe.config();
+    let draft = analyze(
+        stmt,
+        config.default_replication_num as u16,
+        available,
+        &TableLimits::of(&config),
+    )?;
     let (table_id, partitions) = create_partitions(
         fe,
         session,
@@ -930,7 +1002,8 @@ pub async fn alter(
                     table.name
                 )));
             };
-            check_partition_name(&partition.name)?;
+            let limits = TableLimits::of(&fe.config());
+            check_partition_name(&partition.name, limits.identifier)?;
             if table.partition(&partition.name).is_some() {
                 if partition.if_not_exists {
                     return Ok(Outcome::ok(0));
@@ -940,10 +1013,8 @@ pub async fn alter(
                     partition.name
                 )));
             }
-            if table.partitions.len() >= MAX_PARTITIONS {
-                return Err(Error::invalid(format!(
-                    "A table can have at most {MAX_PARTITIONS} partitions"
-                )));
+            if table.partitions.len() >= limits.partitions {
+                return Err(too_many_partitions(table.partitions.len() + 1, &limits));
             }
             let last_upper = table
                 .partitions
@@ -975,10 +1046,22 @@ pub async fn alter(
                 | Some(ast::DistributionDesc::Random { buckets: Some(b) }) => *b,
                 _ => table.schema.buckets,
             };
-            if buckets == 0 || buckets > MAX_BUCKETS {
-                return Err(Error::invalid(format!(
-                    "Number of buckets must be 1..{MAX_BUCKETS}"
-                )));
+            if buckets == 0 {
+                return Err(Error::invalid(
+                    "Number of hash distribution should not be zero",
+                ));
+            }
+            if buckets > limits.buckets {
+                return Err(too_many_buckets(buckets, &limits));
+            }
+            let tablets: usize = table
+                .partitions
+                .iter()
+                .map(|p| p.tablets.len())
+                .sum::<usize>()
+                + buckets as usize;
+            if tablets > limits.tablets {
+                return Err(too_many_tablets(tablets, &limits));
             }
             let probe = Partition {
                 id: 0,
@@ -1311,7 +1394,69 @@ mod tests {
     }
 
     fn err(sql: &str) -> String {
-        analyze(&parse(sql), 3, 3).expect_err(sql).message
+        analyze(&parse(sql), 3, 3, &TableLimits::default())
+            .expect_err(sql)
+            .message
+    }
+
+    #[test]
+    fn table_limits_are_config_keys() {
+        let limits = TableLimits {
+            columns: 3,
+            partitions: 3,
+            partitions_in_one_batch: 2,
+            buckets: 4,
+            tablets: 7,
+            identifier: 8,
+        };
+        let run = |sql: &str| analyze(&parse(sql), 3, 3, &limits);
+        run("CREATE TABLE t (a INT, b INT, c INT) DISTRIBUTED BY HASH(a) BUCKETS 4")
+            .expect("at every limit");
+        let e = run("CREATE TABLE t (a INT, b INT, c INT, d INT) DISTRIBUTED BY HASH(a) BUCKETS 1")
+            .expect_err("columns");
+        assert!(
+            e.message.contains("4 columns")
+                && e.message.contains("max_column_number_per_table (3)"),
+            "{}",
+            e.message
+        );
+        let e =
+            run("CREATE TABLE t (a INT) DISTRIBUTED BY HASH(a) BUCKETS 5").expect_err("buckets");
+        assert!(
+            e.message.contains("max_bucket_number_per_partition (4)"),
+            "{}",
+            e.message
+        );
+        let e = run("CREATE TABLE t (a INT) PARTITION BY RANGE(a) (PARTITION p1 VALUES LESS THAN (1), PARTITION p2 VALUES LESS THAN (2), PARTITION p3 VALUES LESS THAN (3)) DISTRIBUTED BY HASH(a) BUCKETS 1")
+            .expect_err("batch");
+        assert!(
+            e.message.contains("max_partitions_in_one_batch (2)"),
+            "{}",
+            e.message
+        );
+        let e = run("CREATE TABLE t (a INT) PARTITION BY RANGE(a) (PARTITION p1 VALUES LESS THAN (1), PARTITION p2 VALUES LESS THAN (2)) DISTRIBUTED BY HASH(a) BUCKETS 4")
+            .expect_err("tablets");
+        assert!(
+            e.message.contains("8 tablets")
+                && e.message.contains("max_tablet_number_per_table (7)"),
+            "{}",
+            e.message
+        );
+        let e = run("CREATE TABLE tablename (a INT) DISTRIBUTED BY HASH(a) BUCKETS 1")
+            .expect_err("table name");
+        assert!(
+            e.message.contains("Incorrect table name 'tablename'")
+                && e.message.contains("max_identifier_length (8)"),
+            "{}",
+            e.message
+        );
+        let e = run("CREATE TABLE t (columnname INT) DISTRIBUTED BY HASH(columnname) BUCKETS 1")
+            .expect_err("column name");
+        assert!(
+            e.message.contains("Incorrect column name 'columnname'"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
@@ -1322,6 +1467,7 @@ mod tests {
             ),
             3,
             3,
+            &TableLimits::default(),
         )
         .expect("ok");
         assert_eq!(d.replication_num, 3);
@@ -1343,7 +1489,7 @@ mod tests {
     fn range_partitions_are_checked() {
         let d = analyze(&parse(
             "CREATE TABLE t (d DATE, v INT) DUPLICATE KEY(d) PARTITION BY RANGE(d) (PARTITION p1 VALUES LESS THAN (\"2024-01-01\"), PARTITION p2 VALUES LESS THAN (\"2024-02-01\"), PARTITION p3 VALUES LESS THAN MAXVALUE) DISTRIBUTED BY HASH(d) BUCKETS 2 PROPERTIES (\"replication_num\" = \"1\")",
-        ), 3, 3)
+        ), 3, 3, &TableLimits::default())
         .expect("ok");
         assert_eq!(d.partitions.len(), 3);
         assert!(
@@ -1403,7 +1549,7 @@ mod tests {
     #[test]
     fn show_create_table_parses_back_to_the_same_table() {
         let sql = "CREATE TABLE t (k INT NOT NULL COMMENT \"key\", d DATE, v VARCHAR(20) DEFAULT \"x\", m DECIMAL(10, 2)) DUPLICATE KEY(k, d) COMMENT \"hello\" PARTITION BY RANGE(k) (PARTITION p1 VALUES LESS THAN (\"10\"), PARTITION p2 VALUES LESS THAN MAXVALUE) DISTRIBUTED BY HASH(k) BUCKETS 3 PROPERTIES (\"replication_num\" = \"2\", \"write_quorum\" = \"ALL\")";
-        let d = analyze(&parse(sql), 3, 3).expect("ok");
+        let d = analyze(&parse(sql), 3, 3, &TableLimits::default()).expect("ok");
         let t = Table {
             id: 1,
             name: d.name.clone(),
@@ -1432,7 +1578,7 @@ mod tests {
             create_time_ms: 0,
         };
         let text = create_table_text(&t);
-        let again = analyze(&parse(&text), 3, 3).expect(&text);
+        let again = analyze(&parse(&text), 3, 3, &TableLimits::default()).expect(&text);
         assert_eq!(again, d, "{text}");
     }
 }

@@ -162,6 +162,10 @@ pub fn set(fe: &Arc<Frontend>, session: &mut Session, items: Vec<SetItem>) -> Re
                                 format!("Unknown system variable '{name}'"),
                             ));
                         }
+                        if name.eq_ignore_ascii_case("max_allowed_packet") {
+                            // Read-only: answers set_var's error.
+                            next.set_var(&name, "")?;
+                        }
                         next.vars.remove(&name.to_ascii_lowercase());
                     }
                     SetValue::Expr(e) => {

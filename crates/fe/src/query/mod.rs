@@ -115,8 +115,8 @@ pub fn df_error(e: DataFusionError) -> Error {
         DataFusionError::ResourcesExhausted(m) => Error::new(
             StatusCode::MemLimitExceeded,
             format!(
-                "the query needs more memory than it may use (exec_mem_limit / \
-                 query_mem_limit): {m}"
+                "Memory of query exceeds limit: the query needs more memory than it may use \
+                 (exec_mem_limit / query_mem_limit): {m}"
             ),
         ),
         DataFusionError::Plan(m) => {
@@ -405,6 +405,7 @@ async fn plan(
         query_id: format!("{}-{}", session.connection_id, common::clock::now_ms()),
         connect_timeout: fe.rpc_timeout(),
         held: Arc::default(),
+        mem_limit: session.query_mem_limit(),
     };
     let tables = fe.journal.state.read(|s| -> Result<Vec<NamedTable>> {
         let backends: HashMap<i64, BackendInfo> = s

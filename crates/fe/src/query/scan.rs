@@ -91,6 +91,8 @@ pub struct ScanContext {
     pub connect_timeout: Duration,
     /// Bytes held back by all of the query's scans (see [`QUERY_RETRY_BUFFER_BYTES`]).
     pub held: Arc<std::sync::atomic::AtomicUsize>,
+    /// The memory one fragment may use on its backend (the session's query memory limit).
+    pub mem_limit: u64,
 }
 
 impl fmt::Debug for ScanContext {
@@ -903,6 +905,7 @@ async fn read_replica(
         fragment: fragment.to_vec(),
         query_id: ctx.query_id.clone(),
         backend_id: replica.backend_id,
+        mem_limit: i64::try_from(ctx.mem_limit).unwrap_or(i64::MAX),
     };
     let ticket = Ticket::new(ticket.encode_to_vec());
     let mut stream = match tokio::time::timeout(ctx.connect_timeout, client.do_get(ticket)).await {
@@ -952,6 +955,18 @@ async fn read_replica(
                         ),
                     ),
                 ))));
+            }
+            Err(e) if is_resource_exhausted(&e) => {
+                // The fragment needs more memory than the query may use: another replica
+                // would need as much.
+                return Err(ReplicaFailure::Fatal(DataFusionError::ResourcesExhausted(
+                    format!(
+                        "the scan of tablet {} on backend {}: {}",
+                        target.tablet_id,
+                        replica.backend_id,
+                        flight_message(&e)
+                    ),
+                )));
             }
             Err(e) => return Err(ReplicaFailure::Retriable(flight_message(&e))),
         };
@@ -1018,6 +1033,10 @@ impl Drop for Budget {
     fn drop(&mut self) {
         self.release();
     }
+}
+
+fn is_resource_exhausted(e: &arrow_flight::error::FlightError) -> bool {
+    matches!(e, arrow_flight::error::FlightError::Tonic(s) if s.code() == tonic::Code::ResourceExhausted)
 }
 
 fn flight_message(e: &arrow_flight::error::FlightError) -> String {

@@ -267,6 +267,69 @@ impl User {
     }
 }
 
+/// StarRocks's default `max_user_connections`.
+pub const DEFAULT_MAX_USER_CONNECTIONS: i64 = 1024;
+
+/// The properties of a user name (`SET PROPERTY`), StarRocks's `UserProperty`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserProperty {
+    /// Most connections the user may hold open on one frontend at a time.
+    #[serde(default = "default_max_user_connections")]
+    pub max_user_connections: i64,
+}
+
+fn default_max_user_connections() -> i64 {
+    DEFAULT_MAX_USER_CONNECTIONS
+}
+
+impl Default for UserProperty {
+    fn default() -> Self {
+        UserProperty {
+            max_user_connections: DEFAULT_MAX_USER_CONNECTIONS,
+        }
+    }
+}
+
+impl UserProperty {
+    /// The property keys `SET PROPERTY` accepts.
+    pub const KEYS: &'static [&'static str] = &["max_user_connections"];
+
+    /// Sets one property; an empty value restores its default.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), Error> {
+        match key.to_ascii_lowercase().as_str() {
+            "max_user_connections" => {
+                if value.is_empty() {
+                    self.max_user_connections = DEFAULT_MAX_USER_CONNECTIONS;
+                    return Ok(());
+                }
+                match value.trim().parse::<i64>() {
+                    Ok(n) if (1..=i64::from(i32::MAX)).contains(&n) => {
+                        self.max_user_connections = n;
+                        Ok(())
+                    }
+                    _ => Err(Error::invalid(format!(
+                        "{value} is not valid for max_user_connections: a number of connections \
+                         from 1 to {}",
+                        i32::MAX
+                    ))),
+                }
+            }
+            _ => Err(Error::invalid(format!(
+                "Unknown user property '{key}' (known: {})",
+                Self::KEYS.join(", ")
+            ))),
+        }
+    }
+
+    /// `(key, value)` rows, as `SHOW PROPERTY` lists them.
+    pub fn rows(&self) -> Vec<(String, String)> {
+        vec![(
+            "max_user_connections".to_string(),
+            self.max_user_connections.to_string(),
+        )]
+    }
+}
+
 /// `'name'@'host'`, as MySQL prints an account.
 pub fn identity(name: &str, host: &str) -> String {
     format!("'{name}'@'{host}'")

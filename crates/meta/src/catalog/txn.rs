@@ -101,10 +101,27 @@ pub struct Txn {
 /// Per backend, the (tablet, partition, version) triples a publish asks it to make visible.
 pub type PublishTargets = BTreeMap<i64, Vec<(i64, i64, i64)>>;
 
-/// Checks a label (`^[-\w]{1,128}$`).
-pub fn check_label(label: &str) -> Result<(), Error> {
-    let ok = !label.is_empty()
-        && label.len() <= 128
+/// The longest label StarRocks accepts (and fe.conf's `label_max_length` default).
+pub const DEFAULT_LABEL_MAX_LENGTH: usize = 128;
+
+/// Checks a label: 1 to `max_chars` letters, digits, `_` and `-` (StarRocks's
+/// `^[-_A-Za-z0-9]{1,128}$`; the length is fe.conf's `label_max_length`). A journaled begin
+/// is checked with `usize::MAX`: the length was checked by the FE that took the request, and
+/// replaying must not depend on a frontend's config.
+pub fn check_label(label: &str, max_chars: usize) -> Result<(), Error> {
+    let n = label.chars().count();
+    let shown = if n <= 80 {
+        label.to_string()
+    } else {
+        format!("{}...", label.chars().take(80).collect::<String>())
+    };
+    if n > max_chars {
+        return Err(Error::invalid(format!(
+            "Label format error: the label has {n} characters, more than label_max_length \
+             ({max_chars}) allows, label: {shown}"
+        )));
+    }
+    let ok = n > 0
         && label
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
@@ -112,7 +129,8 @@ pub fn check_label(label: &str) -> Result<(), Error> {
         Ok(())
     } else {
         Err(Error::invalid(format!(
-            "Invalid label '{label}': 1 to 128 characters among letters, digits, '_' and '-'"
+            "Label format error. regex: ^[-_A-Za-z0-9]{{1,{}}}$, label: {shown}",
+            max_chars.min(1 << 20)
         )))
     }
 }
@@ -179,7 +197,7 @@ impl Catalog {
                 format!("Unknown database '{}'", txn.db),
             ));
         }
-        check_label(&txn.label)?;
+        check_label(&txn.label, usize::MAX)?;
         if let Some(existing) = self
             .txns_of(&txn.db)
             .find(|t| t.label == txn.label && t.status != TxnStatus::Aborted)
@@ -528,6 +546,30 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_are_checked_against_their_length_limit() {
+        check_label(&"a".repeat(128), DEFAULT_LABEL_MAX_LENGTH).expect("128 characters");
+        check_label("load-1_x", 8).expect("at the limit");
+        let e = check_label(&"a".repeat(129), DEFAULT_LABEL_MAX_LENGTH).expect_err("too long");
+        assert!(
+            e.message.starts_with("Label format error")
+                && e.message.contains("129 characters")
+                && e.message.contains("label_max_length (128)"),
+            "{}",
+            e.message
+        );
+        let e = check_label("a b", 128).expect_err("space");
+        assert!(
+            e.message
+                .contains("Label format error. regex: ^[-_A-Za-z0-9]{1,128}$, label: a b"),
+            "{}",
+            e.message
+        );
+        assert!(check_label("", 128).is_err());
+        // Replay does not depend on the length limit.
+        check_label(&"a".repeat(5000), usize::MAX).expect("replay");
+    }
 
     pub(super) fn txn(id: i64, status: TxnStatus) -> Txn {
         Txn {

@@ -24,6 +24,10 @@ impl ParserContext {
         if self.parse_word("PASSWORD") {
             return Ok(Statement::Set(vec![self.parse_set_password()?]));
         }
+        if self.peek_word("PROPERTY") && !self.assignment_follows() {
+            self.parser.next_token();
+            return self.parse_set_property();
+        }
         let scoped_txn = ["GLOBAL", "SESSION", "LOCAL"]
             .iter()
             .any(|s| self.peek_word(s))
@@ -132,6 +136,23 @@ impl ParserContext {
         } else {
             Ok(Some(self.parse_value_text("a character set name")?))
         }
+    }
+
+    /// After `SET PROPERTY`: `[FOR 'user'] 'key' = 'value' [, ...]`. A `'u'@'h'` user keeps
+    /// only its name: properties belong to a user name, whatever the host.
+    fn parse_set_property(&mut self) -> Result<Statement> {
+        let user = if self.parse_word("FOR") {
+            Some(self.parse_user_identity()?.user)
+        } else {
+            None
+        };
+        let properties = self.comma_separated(|p| {
+            let k = p.parse_string("a property name string")?;
+            p.expect_token(&Token::Eq, "'=' after the property name")?;
+            let v = p.parse_value_text("a property value string")?;
+            Ok((k, v))
+        })?;
+        Ok(Statement::SetProperty { user, properties })
     }
 
     /// After `SET PASSWORD`.

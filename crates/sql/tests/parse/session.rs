@@ -6,7 +6,7 @@ use tessera_sql::{
     UserIdentity, VarScope,
 };
 
-use crate::common::{check, check_all_eq, check_eq, expr, kv};
+use crate::common::{check, check_all_eq, check_eq, expr, kv, parse_err};
 
 #[test]
 fn create_database() {
@@ -393,4 +393,37 @@ fn set_value_keeps_bare_words_as_identifiers() {
         matches!(&items[0], SetItem::Variable { value: SetValue::Expr(Expr::Identifier(i)), .. }
         if i.value == "READ_COMMITTED_X")
     );
+}
+
+#[test]
+fn set_property() {
+    check_eq(
+        "SET PROPERTY FOR 'jack' 'max_user_connections' = '3'",
+        Statement::SetProperty {
+            user: Some("jack".into()),
+            properties: kv(&[("max_user_connections", "3")]),
+        },
+    );
+    // A host is accepted and dropped: properties belong to the user name.
+    check_eq(
+        "set property for 'jack'@'%' \"max_user_connections\" = 10, 'k' = 'v'",
+        Statement::SetProperty {
+            user: Some("jack".into()),
+            properties: kv(&[("max_user_connections", "10"), ("k", "v")]),
+        },
+    );
+    check_eq(
+        "SET PROPERTY 'max_user_connections' = '5'",
+        Statement::SetProperty {
+            user: None,
+            properties: kv(&[("max_user_connections", "5")]),
+        },
+    );
+    // `property` as a variable name is still a variable.
+    assert!(matches!(
+        check("SET property = 1"),
+        Statement::Set(items) if matches!(&items[0], SetItem::Variable { name, .. } if name == "property")
+    ));
+    parse_err("SET PROPERTY FOR 'jack'");
+    parse_err("SET PROPERTY 'max_user_connections'");
 }

@@ -14,6 +14,7 @@ mod docs;
 mod failover;
 mod forward;
 mod journal;
+mod limits;
 mod loads;
 mod membership;
 mod metrics;
