@@ -17,6 +17,7 @@ mod journal;
 mod loads;
 mod membership;
 mod metrics;
+mod node_auth;
 mod playground;
 mod privileges;
 mod queries;
