@@ -462,6 +462,9 @@ async fn copy(
     {
         request.metadata_mut().insert(CLUSTER_ID_HEADER, v);
     }
+    if let Some(token) = be.storage.token() {
+        proto::auth::stamp(&mut request, &token);
+    }
     let source = format!(
         "backend {} ({}:{})",
         req.src_backend_id, req.src_host, req.src_brpc_port

@@ -53,6 +53,25 @@ impl HeartbeatServiceImpl {
                 req.cluster_id
             ));
         }
+        // As in StarRocks, the first heartbeat brings the cluster token, and a backend that
+        // holds one refuses heartbeats with another.
+        if req.token.is_empty() {
+            return Err(
+                "invalid token: the heartbeat carries no cluster token (it does not come from a \
+                 frontend of this cluster)"
+                    .to_string(),
+            );
+        }
+        if let Some(ours) = be.storage.token()
+            && !proto::auth::tokens_equal(ours.as_bytes(), req.token.as_bytes())
+        {
+            return Err(format!(
+                "Unmatched token: the heartbeat from cluster {} carries a cluster token that is \
+                 not the one this backend stored when it joined; its storage roots ({}) belong \
+                 to another cluster",
+                req.cluster_id, be.config.storage_root_path
+            ));
+        }
         if !host_is(req.backend_host.trim(), be.address).await {
             return Err(format!(
                 "Unmatched backend ip: the heartbeat is for '{}' but this backend listens on {} \
@@ -86,6 +105,18 @@ impl HeartbeatServiceImpl {
                 Err(e) => {
                     tracing::error!(cluster_id = id, "cannot store the cluster id: {e}");
                     return Err(format!("cannot store the cluster id: {e}"));
+                }
+            }
+        }
+        if be.storage.token().is_none() {
+            let token = req.token.clone();
+            match be.blocking(move |s| s.bind_token(&token)).await {
+                Ok(true) => tracing::info!("stored the cluster token from the leader's heartbeat"),
+                Ok(false) => {}
+                Err(e) if e.code == StatusCode::InvalidToken => return Err(e.message),
+                Err(e) => {
+                    tracing::error!("cannot store the cluster token: {e}");
+                    return Err(format!("cannot store the cluster token: {e}"));
                 }
             }
         }
@@ -155,8 +186,9 @@ impl HeartbeatService for HeartbeatServiceImpl {
         &self,
         request: Request<BackendHeartbeatRequest>,
     ) -> Result<Response<BackendHeartbeatReply>, Status> {
-        // The body carries the cluster id (the first heartbeat binds it), so the header is not
-        // checked here.
+        // The body carries the cluster id and token (the first heartbeat binds them), so the
+        // token guard lets this call through and `accept` checks them.
+        let peer = request.remote_addr();
         let req = request.into_inner();
         let outcome = {
             let _serial = self.be.heartbeat_lock.lock().await;
@@ -179,7 +211,29 @@ impl HeartbeatService for HeartbeatServiceImpl {
                 }
             }
             Err(why) => {
-                if last.as_deref() != Some(why.as_str()) {
+                let token_reason = if why.starts_with("Unmatched token") {
+                    Some(proto::auth::Refused::Unmatched)
+                } else if why.starts_with("invalid token") {
+                    Some(proto::auth::Refused::Missing)
+                } else {
+                    None
+                };
+                let repeated = last.as_deref() == Some(why.as_str());
+                if let Some(reason) = token_reason {
+                    let r = proto::auth::Refusal {
+                        peer,
+                        service: "HeartbeatService",
+                        method: "Heartbeat",
+                        reason,
+                    };
+                    // Every refused heartbeat is counted; the same refusal in a row is logged
+                    // once (the leader retries every few seconds).
+                    if !repeated {
+                        crate::start::log_refusal(&r);
+                    }
+                    self.be.metrics.node_auth_refused(&r);
+                }
+                if !repeated {
                     tracing::warn!(
                         from = %format!("{}:{}", req.leader_host, req.leader_rpc_port),
                         "heartbeat refused: {why}"

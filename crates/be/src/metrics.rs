@@ -112,6 +112,20 @@ impl BeMetrics {
         self.clone_ms.increment(u64::try_from(ms).unwrap_or(0));
     }
 
+    /// Counts an internal call refused for its cluster token.
+    pub fn node_auth_refused(&self, r: &proto::auth::Refusal) {
+        self.registry
+            .counter(
+                m::NODE_AUTH_REFUSED,
+                &[
+                    ("service", r.service),
+                    ("method", r.method),
+                    ("reason", r.reason.as_str()),
+                ],
+            )
+            .increment(1);
+    }
+
     /// Times a plan fragment from now until the returned guard is dropped (its result stream
     /// ended or was abandoned).
     pub fn fragment_timer(&self) -> FragmentTimer {

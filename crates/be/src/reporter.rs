@@ -68,6 +68,9 @@ impl Reporter {
         {
             req.metadata_mut().insert(CLUSTER_ID_HEADER, v);
         }
+        if let Some(token) = self.be.storage.token() {
+            proto::auth::stamp(&mut req, &token);
+        }
         let reply = client
             .report_tablets(req)
             .await

@@ -13,6 +13,8 @@ use common::Error;
 use common::Result;
 use common::StatusCode;
 use common::config::be::BeConfig;
+use proto::auth;
+use proto::auth::TokenGuard;
 use proto::backend_service_server::BackendServiceServer;
 use proto::heartbeat_service_server::HeartbeatServiceServer;
 use storage::StorageEngine;
@@ -138,6 +140,39 @@ pub async fn start(config: BeConfig) -> Result<BeHandle> {
     })
 }
 
+/// The check of the cluster token on this backend's gRPC servers: until the first heartbeat
+/// stored a token everything but heartbeats is refused. Each refusal is logged (never with a
+/// token) and counted in `starrocks_be_node_auth_refused_total`.
+fn token_guard(be: &Arc<Backend>) -> TokenGuard {
+    let storage = be.storage.clone();
+    let be = be.clone();
+    TokenGuard::new(
+        move || storage.token(),
+        move |r| {
+            log_refusal(r);
+            be.metrics.node_auth_refused(r);
+        },
+    )
+}
+
+/// The warning for a refused internal call.
+pub(crate) fn log_refusal(r: &auth::Refusal) {
+    let peer = r
+        .peer
+        .map(|p| p.to_string())
+        .unwrap_or_else(|| "unknown".to_string());
+    tracing::warn!(
+        %peer,
+        service = r.service,
+        method = r.method,
+        reason = r.reason.as_str(),
+        "refused an internal call from {peer} to {}/{}: {}",
+        r.service,
+        r.method,
+        r.reason.as_str()
+    );
+}
+
 fn serve_grpc(
     be: &Arc<Backend>,
     listener: TcpListener,
@@ -149,21 +184,32 @@ fn serve_grpc(
     let mut builder = tonic::transport::Server::builder()
         .initial_stream_window_size(Some(2 * 1024 * 1024))
         .initial_connection_window_size(Some(16 * 1024 * 1024));
+    let guard = token_guard(be);
     let router = if heartbeat {
-        builder.add_service(HeartbeatServiceServer::new(HeartbeatServiceImpl {
-            be: be.clone(),
-        }))
+        builder.add_service(guard.wrap(
+            HeartbeatServiceServer::new(HeartbeatServiceImpl { be: be.clone() }),
+            auth::HEARTBEAT_METHODS,
+            &["Heartbeat"],
+        ))
     } else {
         builder
             .add_service(
-                BackendServiceServer::new(BackendServiceImpl { be: be.clone() })
-                    .max_decoding_message_size(max)
-                    .max_encoding_message_size(max),
+                guard.wrap(
+                    BackendServiceServer::new(BackendServiceImpl { be: be.clone() })
+                        .max_decoding_message_size(max)
+                        .max_encoding_message_size(max),
+                    auth::BACKEND_METHODS,
+                    &[],
+                ),
             )
             .add_service(
-                FlightServiceServer::new(FlightServiceImpl::new(be.clone()))
-                    .max_decoding_message_size(max)
-                    .max_encoding_message_size(max),
+                guard.wrap(
+                    FlightServiceServer::new(FlightServiceImpl::new(be.clone()))
+                        .max_decoding_message_size(max)
+                        .max_encoding_message_size(max),
+                    auth::FLIGHT_METHODS,
+                    &[],
+                ),
             )
     };
     let mut shutdown = be.shutdown.subscribe();

@@ -164,6 +164,8 @@ pub mod fe {
     pub const CLONE_TASK_COPY_BYTES: &str = "starrocks_fe_clone_task_copy_bytes";
     /// Duration of finished clones.
     pub const CLONE_TASK_DURATION_MS: &str = "starrocks_fe_clone_task_duration_ms";
+    /// Internal calls refused for a missing or wrong cluster token.
+    pub const NODE_AUTH_REFUSED: &str = "starrocks_fe_node_auth_refused_total";
 
     /// Every frontend metric.
     pub const ALL: &[Desc] = &[
@@ -381,6 +383,14 @@ pub mod fe {
             "Milliseconds from sending a clone to its journaled finish.",
             false,
         ),
+        d(
+            NODE_AUTH_REFUSED,
+            Counter,
+            &["service", "method", "reason"],
+            "Internal RPC calls (and joins of unregistered frontends) this frontend refused for \
+             a missing or wrong cluster token.",
+            false,
+        ),
     ];
 }
 
@@ -420,6 +430,8 @@ pub mod be {
     pub const FRAGMENT_LATENCY_MS: &str = "starrocks_be_fragment_latency_ms";
     /// Heartbeats received.
     pub const HEARTBEAT_RECEIVED: &str = "starrocks_be_heartbeat_received_total";
+    /// Internal calls refused for a missing or wrong cluster token.
+    pub const NODE_AUTH_REFUSED: &str = "starrocks_be_node_auth_refused_total";
 
     /// Every backend metric.
     pub const ALL: &[Desc] = &[
@@ -521,6 +533,14 @@ pub mod be {
             Counter,
             &["result"],
             "Heartbeats received from the leader frontend, by result (accepted, refused).",
+            false,
+        ),
+        d(
+            NODE_AUTH_REFUSED,
+            Counter,
+            &["service", "method", "reason"],
+            "Internal RPC calls (and heartbeats) this backend refused for a missing or wrong \
+             cluster token.",
             false,
         ),
     ];

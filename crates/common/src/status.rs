@@ -77,6 +77,8 @@ pub enum StatusCode {
     MetaCorrupted = 7010,
     /// A remote node could not be reached.
     Unreachable = 7011,
+    /// An internal call (or heartbeat) carried no cluster token or another cluster's.
+    InvalidToken = 7012,
 
     /// A column named in a query does not exist.
     ColumnNotFound = 5000,
@@ -159,6 +161,7 @@ impl StatusCode {
             ClockSkew,
             MetaCorrupted,
             Unreachable,
+            InvalidToken,
             ColumnNotFound,
             TypeMismatch,
             ReplicaUnavailable,

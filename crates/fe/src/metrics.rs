@@ -140,6 +140,20 @@ impl FeMetrics {
         self.load_latency_ms.record(ms as f64);
     }
 
+    /// Counts an internal call refused for its cluster token.
+    pub fn node_auth_refused(&self, r: &proto::auth::Refusal) {
+        self.registry
+            .counter(
+                m::NODE_AUTH_REFUSED,
+                &[
+                    ("service", r.service),
+                    ("method", r.method),
+                    ("reason", r.reason.as_str()),
+                ],
+            )
+            .increment(1);
+    }
+
     /// Refreshes the state gauges and renders everything in the Prometheus text format.
     pub fn render(&self, fe: &Frontend) -> String {
         self.refresh(fe);

@@ -124,10 +124,36 @@ impl MetaService for MetaServiceImpl {
         // The request body carries the joiner's cluster id; answer_join refuses a mismatch with
         // a message the joiner shows, so the header is not checked here.
         let forwarded = request.metadata().get(JOIN_FORWARDED).is_some();
+        let peer = request.remote_addr();
         let req = request.into_inner();
         let fe = &self.fe;
         if fe.journal.is_leader() {
-            return Ok(Response::new(self.answer_join(&req)));
+            let reply = self.answer_join(&req);
+            // A refused join is a node that is not (or not in this cluster) a registered
+            // frontend asking for the token: logged and counted like a refused call.
+            let reason = match StatusCode::from_number(reply.error_code) {
+                _ if reply.ok => None,
+                Some(StatusCode::NodeNotAdded) => Some(proto::auth::Refused::Unregistered),
+                Some(StatusCode::ClusterIdMismatch) => Some(proto::auth::Refused::OtherCluster),
+                _ => None,
+            };
+            if let Some(reason) = reason {
+                let r = proto::auth::Refusal {
+                    peer,
+                    service: "MetaService",
+                    method: "Join",
+                    reason,
+                };
+                tracing::warn!(
+                    joiner = %format!("{}:{}", req.host, req.edit_log_port),
+                    forwarded,
+                    "join refused: {}",
+                    reply.error
+                );
+                crate::start::log_refusal(&r);
+                fe.metrics.node_auth_refused(&r);
+            }
+            return Ok(Response::new(reply));
         }
         // Helpers pass the request to the leader: only the leader's membership is current.
         if forwarded {
@@ -148,15 +174,7 @@ impl MetaService for MetaServiceImpl {
             .channel(&leader.addr())
             .map_err(Status::unavailable)?;
         let mut client = MetaServiceClient::new(channel);
-        let mut fwd = Request::new(req);
-        fwd.set_timeout(fe.rpc_timeout());
-        fwd.metadata_mut().insert(
-            proto::CLUSTER_ID_HEADER,
-            fe.cluster_id
-                .to_string()
-                .parse()
-                .map_err(|_| Status::internal("header"))?,
-        );
+        let mut fwd = fe.journal.pool.request(req, fe.rpc_timeout());
         fwd.metadata_mut().insert(
             JOIN_FORWARDED,
             "1".parse().map_err(|_| Status::internal("header"))?,

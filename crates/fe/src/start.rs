@@ -30,6 +30,8 @@ use meta::meta_dir::RoleFile;
 use meta::meta_dir::VersionFile;
 use meta::rpc::ChannelPool;
 use openraft::async_runtime::WatchReceiver;
+use proto::auth;
+use proto::auth::TokenGuard;
 use proto::frontend_service_server::FrontendServiceServer;
 use proto::meta_service_client::MetaServiceClient;
 use proto::meta_service_server::MetaServiceServer;
@@ -224,6 +226,7 @@ pub async fn start(config: FeConfig, helper: Option<&str>) -> Result<FeHandle> {
             }
             if let Some(h) = &helper {
                 pool.set_cluster_id(v.cluster_id);
+                pool.set_token(&v.token);
                 let reply = ask_helper(&pool, h, &me, v.cluster_id).await?;
                 if !reply.ok {
                     return Err(refused(&reply, h));
@@ -307,6 +310,7 @@ pub async fn start(config: FeConfig, helper: Option<&str>) -> Result<FeHandle> {
         },
     };
     pool.set_cluster_id(version.cluster_id);
+    pool.set_token(&version.token);
 
     let journal = Journal::open(
         JournalConfig {
@@ -386,6 +390,38 @@ pub async fn start(config: FeConfig, helper: Option<&str>) -> Result<FeHandle> {
     Ok(FeHandle { fe, exit: exit_rx })
 }
 
+/// The check of the cluster token on this frontend's gRPC servers: each refusal is logged
+/// (never with a token) and counted in `starrocks_fe_node_auth_refused_total`.
+pub(crate) fn token_guard(fe: &Arc<Frontend>) -> TokenGuard {
+    let token: Arc<str> = Arc::from(fe.token.as_str());
+    let fe = fe.clone();
+    TokenGuard::new(
+        move || Some(token.clone()),
+        move |r| {
+            log_refusal(r);
+            fe.metrics.node_auth_refused(r);
+        },
+    )
+}
+
+/// The warning for a refused internal call.
+pub(crate) fn log_refusal(r: &auth::Refusal) {
+    let peer = r
+        .peer
+        .map(|p| p.to_string())
+        .unwrap_or_else(|| "unknown".to_string());
+    tracing::warn!(
+        %peer,
+        service = r.service,
+        method = r.method,
+        reason = r.reason.as_str(),
+        "refused an internal call from {peer} to {}/{}: {}",
+        r.service,
+        r.method,
+        r.reason.as_str()
+    );
+}
+
 fn spawn_servers(
     fe: &Arc<Frontend>,
     edit_log: TcpListener,
@@ -394,16 +430,26 @@ fn spawn_servers(
     query: TcpListener,
 ) {
     let max = proto::MAX_MESSAGE_BYTES;
-    // edit_log_port: raft, membership and forwarded statements between frontends.
+    let guard = token_guard(fe);
+    // edit_log_port: raft, membership and forwarded statements between frontends. Everything
+    // needs the cluster token but Join, which answers only frontends ALTER SYSTEM ADDed.
     {
         let fe = fe.clone();
         let router = tonic::transport::Server::builder()
-            .add_service(fe.journal.raft_service())
-            .add_service(MetaServiceServer::new(MetaServiceImpl { fe: fe.clone() }))
+            .add_service(guard.wrap(fe.journal.raft_service(), auth::RAFT_METHODS, &[]))
+            .add_service(guard.wrap(
+                MetaServiceServer::new(MetaServiceImpl { fe: fe.clone() }),
+                auth::META_METHODS,
+                &["Join"],
+            ))
             .add_service(
-                FrontendServiceServer::new(FrontendServiceImpl { fe: fe.clone() })
-                    .max_decoding_message_size(max)
-                    .max_encoding_message_size(max),
+                guard.wrap(
+                    FrontendServiceServer::new(FrontendServiceImpl { fe: fe.clone() })
+                        .max_decoding_message_size(max)
+                        .max_encoding_message_size(max),
+                    auth::FRONTEND_METHODS,
+                    &[],
+                ),
             );
         let mut shutdown = fe.shutdown.subscribe();
         tokio::spawn(async move {
@@ -425,9 +471,13 @@ fn spawn_servers(
     {
         let fe = fe.clone();
         let router = tonic::transport::Server::builder().add_service(
-            FrontendServiceServer::new(FrontendServiceImpl { fe: fe.clone() })
-                .max_decoding_message_size(max)
-                .max_encoding_message_size(max),
+            guard.wrap(
+                FrontendServiceServer::new(FrontendServiceImpl { fe: fe.clone() })
+                    .max_decoding_message_size(max)
+                    .max_encoding_message_size(max),
+                auth::FRONTEND_METHODS,
+                &[],
+            ),
         );
         let mut shutdown = fe.shutdown.subscribe();
         tokio::spawn(async move {

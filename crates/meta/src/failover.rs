@@ -217,9 +217,7 @@ async fn watch_until_broken(
     let mut req = tonic::Request::new(proto::WatchLeaderRequest {
         follower_node_id: me,
     });
-    if let Ok(v) = pool.cluster_id().to_string().parse() {
-        req.metadata_mut().insert(proto::CLUSTER_ID_HEADER, v);
-    }
+    pool.stamp(&mut req);
     let stream = tokio::select! {
         r = client.watch_leader(req) => r,
         _ = shutdown.changed() => return,

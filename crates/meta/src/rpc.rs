@@ -1,7 +1,8 @@
 //! Connections to other frontends: one lazily connected gRPC channel per address.
 //!
-//! Every outgoing request carries this node's cluster id in the `x-tessera-cluster-id` header;
-//! servers refuse a mismatch (see [`check_cluster_id`]).
+//! Every outgoing request carries this node's cluster id in the `x-tessera-cluster-id` header
+//! and the cluster token in `x-tessera-token`; servers refuse a mismatch (see
+//! [`check_cluster_id`] and [`proto::auth`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 pub struct ChannelPool {
     channels: Arc<Mutex<HashMap<String, Channel>>>,
     cluster_id: Arc<AtomicI32>,
+    token: Arc<Mutex<Arc<str>>>,
 }
 
 impl ChannelPool {
@@ -40,6 +42,30 @@ impl ChannelPool {
     /// Sets the cluster id once it is known (after a join).
     pub fn set_cluster_id(&self, id: i32) {
         self.cluster_id.store(id, Ordering::Relaxed);
+    }
+
+    /// The cluster token requests carry (empty before the node knows it).
+    pub fn token(&self) -> Arc<str> {
+        self.token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Sets the cluster token once it is known (bootstrap, stored identity or join reply).
+    pub fn set_token(&self, token: &str) {
+        *self
+            .token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::from(token);
+    }
+
+    /// Adds the cluster id and token to a request built elsewhere.
+    pub fn stamp<T>(&self, req: &mut tonic::Request<T>) {
+        if let Ok(v) = self.cluster_id().to_string().parse() {
+            req.metadata_mut().insert(CLUSTER_ID_HEADER, v);
+        }
+        proto::auth::stamp(req, &self.token());
     }
 
     /// A channel to `addr` (`host:port`); connects on first use.
@@ -62,13 +88,11 @@ impl ChannelPool {
         Ok(channel)
     }
 
-    /// Wraps a message into a request that carries the cluster id and a timeout.
+    /// Wraps a message into a request that carries the cluster id, the token and a timeout.
     pub fn request<T>(&self, message: T, timeout: Duration) -> tonic::Request<T> {
         let mut req = tonic::Request::new(message);
         req.set_timeout(timeout);
-        if let Ok(v) = self.cluster_id().to_string().parse() {
-            req.metadata_mut().insert(CLUSTER_ID_HEADER, v);
-        }
+        self.stamp(&mut req);
         req
     }
 }

@@ -25,6 +25,7 @@ use crate::meta::TabletMeta;
 use crate::meta::TabletState;
 use crate::root::CLUSTER_ID_FILE;
 use crate::root::StorageRoot;
+use crate::root::TOKEN_FILE;
 use crate::root::dir_bytes;
 use crate::rowset::DATA_EXT;
 use crate::rowset::ReadPin;
@@ -234,6 +235,7 @@ pub(crate) struct Inner {
     pub(crate) tablets: BTreeMap<i64, Entry>,
     pub(crate) corrupt: Vec<CorruptRecord>,
     cluster_id: Option<i32>,
+    token: Option<Arc<str>>,
     // Per root: when the data size was last measured, and the result.
     pub(crate) data_used: Vec<Option<(Instant, i64)>>,
 }
@@ -294,6 +296,7 @@ impl StorageEngine {
             roots.push(StorageRoot::open(p)?);
         }
         let cluster_id = Self::agree_on_cluster_id(&roots)?;
+        let token = Self::agree_on_token(&roots)?;
         let mut tablets: BTreeMap<i64, Entry> = BTreeMap::new();
         let mut corrupt = Vec::new();
         for (i, root) in roots.iter().enumerate() {
@@ -361,6 +364,7 @@ impl StorageEngine {
                 tablets,
                 corrupt,
                 cluster_id,
+                token,
                 data_used: vec![None; n],
             })),
         })
@@ -396,6 +400,36 @@ impl StorageEngine {
             }
         }
         Ok(found.map(|(id, _)| id))
+    }
+
+    fn agree_on_token(roots: &[StorageRoot]) -> Result<Option<Arc<str>>> {
+        let mut found: Option<(String, PathBuf)> = None;
+        let mut missing = Vec::new();
+        for root in roots {
+            match (root.read_token()?, &found) {
+                (None, _) => missing.push(root),
+                (Some(t), None) => found = Some((t, root.path.clone())),
+                (Some(t), Some((first, first_path))) if t != *first => {
+                    return Err(Error::new(
+                        StatusCode::InvalidToken,
+                        format!(
+                            "the storage roots hold different cluster tokens ({} and {}); a \
+                             backend's roots must all belong to one cluster: remove the root \
+                             that belongs elsewhere from storage_root_path",
+                            first_path.join(TOKEN_FILE).display(),
+                            root.path.join(TOKEN_FILE).display()
+                        ),
+                    ));
+                }
+                (Some(_), Some(_)) => {}
+            }
+        }
+        if let Some((t, _)) = &found {
+            for root in missing {
+                root.write_token(t)?;
+            }
+        }
+        Ok(found.map(|(t, _)| Arc::from(t.as_str())))
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Option<Inner>> {
@@ -447,6 +481,40 @@ impl StorageEngine {
                     root.write_cluster_id(cluster_id)?;
                 }
                 inner.cluster_id = Some(cluster_id);
+                Ok(true)
+            }
+        }
+    }
+
+    /// The cluster token, once a heartbeat brought it (or the roots held it).
+    pub fn token(&self) -> Option<Arc<str>> {
+        self.lock().as_ref().and_then(|i| i.token.clone())
+    }
+
+    /// Stores the cluster token (in every root) unless one is already known; returns whether
+    /// it was newly stored. Another token is refused with "Unmatched token".
+    pub fn bind_token(&self, token: &str) -> Result<bool> {
+        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::new(
+                StatusCode::InvalidToken,
+                "invalid token: the heartbeat carries no usable cluster token",
+            ));
+        }
+        let mut guard = self.lock();
+        let inner = guard.as_mut().ok_or_else(closed)?;
+        match &inner.token {
+            Some(t) if tokens_equal(t.as_bytes(), token.as_bytes()) => Ok(false),
+            Some(_) => Err(Error::new(
+                StatusCode::InvalidToken,
+                "Unmatched token: the heartbeat's cluster token is not the one this backend \
+                 stored when it joined its cluster; it comes from another cluster (or this \
+                 backend's storage roots do)",
+            )),
+            None => {
+                for root in &inner.roots {
+                    root.write_token(token)?;
+                }
+                inner.token = Some(Arc::from(token));
                 Ok(true)
             }
         }
@@ -1164,4 +1232,9 @@ pub(crate) fn remove_tablet_dir(dir: &std::path::Path) {
             tracing::warn!(dir = %dir.display(), %e, "cannot remove a dropped tablet's directory");
         }
     }
+}
+
+/// Compares two tokens in time that depends on their lengths only.
+fn tokens_equal(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -30,6 +30,8 @@ const TABLETS: TableDefinition<i64, &[u8]> = TableDefinition::new("tablets");
 
 /// Name of the file that holds the cluster id in every root.
 pub(crate) const CLUSTER_ID_FILE: &str = "cluster_id";
+/// The file in each root that holds the cluster token (next to `cluster_id`).
+pub(crate) const TOKEN_FILE: &str = "cluster_token";
 
 /// How many shard directories tablets are spread over under `data/`.
 const SHARDS: i64 = 1024;
@@ -289,6 +291,51 @@ impl StorageRoot {
         let write = || -> std::io::Result<()> {
             let mut f = File::create(&tmp)?;
             f.write_all(format!("{id}\n").as_bytes())?;
+            f.sync_all()?;
+            fs::rename(&tmp, &file)?;
+            File::open(&self.path)?.sync_all()
+        };
+        write().map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            write_error(&self.path, format!("write {}", file.display()), e)
+        })
+    }
+
+    /// The cluster token stored in this root, if any.
+    pub fn read_token(&self) -> Result<Option<String>> {
+        let file = self.path.join(TOKEN_FILE);
+        let text = match fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(format!("read {}", file.display()), e)),
+        };
+        let token = text.trim();
+        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::new(
+                StatusCode::MetaCorrupted,
+                format!(
+                    "{} does not hold a cluster token; restore it from another storage root of \
+                     this backend (or remove it: the next heartbeat of the cluster stores it \
+                     again)",
+                    file.display()
+                ),
+            ));
+        }
+        Ok(Some(token.to_string()))
+    }
+
+    /// Stores the cluster token atomically, readable by its owner only.
+    pub fn write_token(&self, token: &str) -> Result<()> {
+        let file = self.path.join(TOKEN_FILE);
+        let tmp = self.path.join(format!("{TOKEN_FILE}.tmp"));
+        let write = || -> std::io::Result<()> {
+            let mut f = File::create(&tmp)?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                f.set_permissions(fs::Permissions::from_mode(0o600))?;
+            }
+            f.write_all(format!("{token}\n").as_bytes())?;
             f.sync_all()?;
             fs::rename(&tmp, &file)?;
             File::open(&self.path)?.sync_all()

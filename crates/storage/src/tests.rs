@@ -129,6 +129,61 @@ fn reopen_keeps_tablets_and_cluster_id() {
 }
 
 #[test]
+fn the_cluster_token_is_stored_in_every_root_and_another_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let paths = roots(&dir, 3);
+    {
+        let e = StorageEngine::open(&paths[..2]).expect("open");
+        assert_eq!(e.token(), None);
+        assert!(e.bind_token("tok-1").expect("bind"));
+        assert!(!e.bind_token("tok-1").expect("same token"));
+        let err = e.bind_token("tok-2").expect_err("other token");
+        assert_eq!(err.code, StatusCode::InvalidToken);
+        assert!(
+            err.message.starts_with("Unmatched token"),
+            "{}",
+            err.message
+        );
+        assert_eq!(
+            e.bind_token("").expect_err("empty").code,
+            StatusCode::InvalidToken
+        );
+        assert_eq!(e.token().as_deref(), Some("tok-1"));
+    }
+    for p in &paths[..2] {
+        let text = std::fs::read_to_string(p.join("cluster_token")).expect("token file");
+        assert_eq!(text.trim(), "tok-1");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(p.join("cluster_token"))
+                .expect("stat")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "the token file is private");
+        }
+    }
+    // A root added later gets the token; reopening keeps it.
+    let e = StorageEngine::open(&paths).expect("reopen");
+    assert_eq!(e.token().as_deref(), Some("tok-1"));
+    drop(e);
+    assert!(paths[2].join("cluster_token").exists());
+    // Roots with different tokens refuse to open; a damaged file is reported.
+    std::fs::write(paths[2].join("cluster_token"), "tok-9\n").expect("write");
+    let err = match StorageEngine::open(&paths) {
+        Ok(_) => panic!("roots with two tokens opened"),
+        Err(e) => e,
+    };
+    assert_eq!(err.code, StatusCode::InvalidToken);
+    std::fs::write(paths[2].join("cluster_token"), "\n").expect("write");
+    let err = match StorageEngine::open(&paths) {
+        Ok(_) => panic!("an empty token file opened"),
+        Err(e) => e,
+    };
+    assert_eq!(err.code, StatusCode::MetaCorrupted);
+}
+
+#[test]
 fn roots_that_disagree_on_the_cluster_refuse_to_open() {
     let dir = tempfile::tempdir().expect("tempdir");
     let paths = roots(&dir, 3);

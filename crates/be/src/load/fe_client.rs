@@ -48,6 +48,9 @@ fn request<T>(be: &Backend, msg: T, timeout: Duration) -> tonic::Request<T> {
     if let Ok(v) = be.storage.cluster_id().unwrap_or(0).to_string().parse() {
         req.metadata_mut().insert(CLUSTER_ID_HEADER, v);
     }
+    if let Some(token) = be.storage.token() {
+        proto::auth::stamp(&mut req, &token);
+    }
     req
 }
 

@@ -458,7 +458,8 @@ async fn load_body(
     };
     let router = Router::new(plan).map_err(no_backends)?;
     let cluster_id = be.storage.cluster_id().unwrap_or(0);
-    let sink = TabletSink::new(plan.clone(), Some(be.clone()), cluster_id, deadline)
+    let token = be.storage.token().unwrap_or_default();
+    let sink = TabletSink::new(plan.clone(), Some(be.clone()), cluster_id, token, deadline)
         .map_err(no_backends)?;
     r.plan_ms = ms(t.elapsed());
 
@@ -677,7 +678,9 @@ async fn abort_everywhere(
         return outcome;
     }
     let cluster_id = be.storage.cluster_id().unwrap_or(0);
+    let token = be.storage.token().unwrap_or_default();
     for (backend_id, addr) in backends {
+        let token = token.clone();
         tokio::spawn(async move {
             let result = async {
                 let mut c = BackendServiceClient::connect(format!("http://{addr}"))
@@ -688,6 +691,7 @@ async fn abort_everywhere(
                 if let Ok(v) = cluster_id.to_string().parse() {
                     req.metadata_mut().insert(CLUSTER_ID_HEADER, v);
                 }
+                proto::auth::stamp(&mut req, &token);
                 let reply = c
                     .abort_load(req)
                     .await

@@ -316,6 +316,8 @@ pub struct TabletSink {
     /// This backend, whose own replicas are written in-process (no gRPC, no HTTP/2 buffers).
     local: Option<(i64, Arc<Backend>)>,
     cluster_id: i32,
+    /// The cluster token the streams to other backends carry.
+    token: Arc<str>,
     schema_json: Vec<u8>,
     arrow_schema: SchemaRef,
     types: Vec<DataType>,
@@ -339,6 +341,7 @@ impl TabletSink {
         plan: Arc<LoadPlan>,
         local: Option<Arc<Backend>>,
         cluster_id: i32,
+        token: Arc<str>,
         deadline: Instant,
     ) -> Result<TabletSink, String> {
         let local = local.and_then(|be| be.backend_id().map(|id| (id, be)));
@@ -368,6 +371,7 @@ impl TabletSink {
             plan,
             local,
             cluster_id,
+            token,
             deadline,
             channels: HashMap::new(),
             partitions: (0..n).map(|_| None).collect(),
@@ -465,6 +469,7 @@ impl TabletSink {
                 if let Ok(v) = self.cluster_id.to_string().parse() {
                     req.metadata_mut().insert(CLUSTER_ID_HEADER, v);
                 }
+                proto::auth::stamp(&mut req, &self.token);
                 req.set_timeout(self.deadline.saturating_duration_since(Instant::now()));
                 let mut client = BackendServiceClient::new(channel)
                     .max_encoding_message_size(proto::MAX_MESSAGE_BYTES)

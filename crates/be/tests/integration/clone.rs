@@ -228,12 +228,18 @@ async fn snapshots_and_clone_tasks_answer_good_and_bad_input() {
     }
     // Nothing was created by the failed clone into an absent tablet.
     assert!(handle.backend.storage.tablet_meta(91_002).is_none());
-    // Without the cluster id header both are refused.
+    // Without the cluster token (and cluster id) both are refused.
     let e = c
         .fetch_snapshot(tonic::Request::new(FetchSnapshotRequest::default()))
         .await
-        .expect_err("no cluster id");
-    assert_eq!(e.code(), Code::PermissionDenied);
+        .expect_err("no token");
+    assert_eq!(e.code(), Code::Unauthenticated);
+    assert!(e.message().contains("invalid token"), "{e:?}");
+    let mut wrong = tonic::Request::new(FetchSnapshotRequest::default());
+    proto::auth::stamp(&mut wrong, "not-the-token");
+    let e = c.fetch_snapshot(wrong).await.expect_err("wrong token");
+    assert_eq!(e.code(), Code::Unauthenticated);
+    assert!(e.message().contains("Unmatched token"), "{e:?}");
     drop(c);
     handle.shutdown().await;
 }

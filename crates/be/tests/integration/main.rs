@@ -132,8 +132,11 @@ async fn backend_client(port: u16) -> BackendServiceClient<Channel> {
         .expect("connect be_port")
 }
 
+/// A request with the cluster token the fake frontend's heartbeats carry ("t") and, when
+/// given, a cluster id.
 fn with_cluster<T>(msg: T, cluster: Option<i32>) -> Request<T> {
     let mut req = Request::new(msg);
+    proto::auth::stamp(&mut req, "t");
     if let Some(id) = cluster {
         req.metadata_mut().insert(
             CLUSTER_ID_HEADER,
@@ -372,7 +375,7 @@ async fn first_heartbeat_binds_the_cluster_and_strangers_are_refused() {
         .create_tablet(with_cluster(create_req(1, 1), Some(CLUSTER)))
         .await
         .expect_err("no cluster yet");
-    assert_eq!(err.code(), Code::PermissionDenied);
+    assert_eq!(err.code(), Code::Unauthenticated);
     assert!(
         err.message().contains("does not belong to a cluster"),
         "{}",
@@ -417,6 +420,37 @@ async fn first_heartbeat_binds_the_cluster_and_strangers_are_refused() {
         reply.error
     );
     assert_eq!(reply.cluster_id, CLUSTER);
+
+    // Another cluster token (or none) is refused; the stored one stays.
+    for (token, why) in [("other", "Unmatched token"), ("", "invalid token")] {
+        let reply = heartbeat(BackendHeartbeatRequest {
+            token: token.into(),
+            ..hb(CLUSTER, BE, 9)
+        })
+        .await;
+        assert!(!reply.ok);
+        assert!(reply.error.starts_with(why), "{}", reply.error);
+    }
+    let mut wrong = Request::new(create_req(30_001, 1));
+    proto::auth::stamp(&mut wrong, "other");
+    let err = c.create_tablet(wrong).await.expect_err("wrong token");
+    assert_eq!(err.code(), Code::Unauthenticated);
+    assert!(
+        err.message().contains("Unmatched token"),
+        "{}",
+        err.message()
+    );
+    let (_, metrics) = http_get("/metrics");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("starrocks_be_node_auth_refused_total{")
+                && l.contains("service=\"BackendService\"")
+                && l.contains("method=\"CreateTablet\"")
+                && l.contains("reason=\"unmatched_token\"")
+                && l.ends_with(" 1")),
+        "{metrics}"
+    );
 
     let reply = heartbeat(hb(CLUSTER, "127.0.0.9", 5)).await;
     assert!(!reply.ok);

@@ -899,6 +899,9 @@ async fn read_replica(
     client
         .add_header(proto::CLUSTER_ID_HEADER, &ctx.pool.cluster_id().to_string())
         .map_err(|e| ReplicaFailure::Retriable(e.to_string()))?;
+    client
+        .add_header(proto::TOKEN_HEADER, &ctx.pool.token())
+        .map_err(|e| ReplicaFailure::Retriable(e.to_string()))?;
     let ticket = proto::ScanTicket {
         tablet_id: target.tablet_id,
         version: target.version,

@@ -18,6 +18,7 @@ mod limits;
 mod loads;
 mod membership;
 mod metrics;
+mod node_auth;
 mod playground;
 mod privileges;
 mod queries;
