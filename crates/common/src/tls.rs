@@ -90,6 +90,12 @@ pub fn client_config(ca_path: &str, cert_path: &str) -> Result<Arc<rustls::Clien
              certificates to trust",
         ));
     }
+    trusting(key, path)
+}
+
+/// A client config that trusts exactly the certificates of the PEM file `path` (named `key`
+/// in errors).
+pub fn trusting(key: &str, path: &str) -> Result<Arc<rustls::ClientConfig>> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in load_certs(key, path)? {
         roots
@@ -109,6 +115,140 @@ pub fn http_server_config(cert_path: &str, key_path: &str) -> Result<Arc<rustls:
     let mut config = Arc::unwrap_or_clone(server_config(cert_path, key_path)?);
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// How long a client may take over its TLS handshake on an HTTPS port.
+const HANDSHAKE_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Most TLS handshakes in progress at once on one HTTPS port; more connections wait in the
+/// kernel's accept queue.
+const MAX_HANDSHAKES: usize = 256;
+
+/// What a client that speaks plain HTTP to an HTTPS port gets back.
+const PLAIN_HTTP_REPLY: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n\
+Connection: close\r\nContent-Length: 56\r\n\r\nThis port serves HTTPS; use https:// instead of http://\n";
+
+/// An HTTPS port for `axum::serve`: accepts TCP connections and runs each TLS handshake in
+/// a task of its own (bounded in time), so a slow or silent client never holds up accepting;
+/// finished handshakes come out of [`axum::serve::Listener::accept`]. A connection that
+/// starts with plain HTTP instead of a TLS record gets a 400 saying so, in plain HTTP.
+pub struct TlsListener {
+    local: std::net::SocketAddr,
+    ready: tokio::sync::mpsc::Receiver<(
+        tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+        std::net::SocketAddr,
+    )>,
+    accept_task: tokio::task::JoinHandle<()>,
+}
+
+impl TlsListener {
+    /// Starts accepting on `listener`; `port_name` (`http_port`) goes into log lines.
+    pub fn new(
+        listener: tokio::net::TcpListener,
+        config: Arc<rustls::ServerConfig>,
+        port_name: &'static str,
+    ) -> std::io::Result<Self> {
+        let local = listener.local_addr()?;
+        let (tx, ready) = tokio::sync::mpsc::channel(64);
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        let permits = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
+        let accept_task = tokio::spawn(async move {
+            loop {
+                let Ok(permit) = permits.clone().acquire_owned().await else {
+                    return;
+                };
+                let (stream, peer) = match listener.accept().await {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(%e, port = port_name, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                if tx.is_closed() {
+                    return;
+                }
+                let _ = stream.set_nodelay(true);
+                let acceptor = acceptor.clone();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    let handshake = async {
+                        if !starts_with_tls(&stream).await {
+                            refuse_plain_http(stream).await;
+                            return None;
+                        }
+                        match acceptor.accept(stream).await {
+                            Ok(s) => Some(s),
+                            Err(e) => {
+                                tracing::debug!(%peer, %e, port = port_name, "TLS handshake failed");
+                                None
+                            }
+                        }
+                    };
+                    match tokio::time::timeout(HANDSHAKE_TIME, handshake).await {
+                        Ok(Some(s)) => {
+                            let _ = tx.send((s, peer)).await;
+                        }
+                        Ok(None) => {}
+                        Err(_) => {
+                            tracing::debug!(%peer, port = port_name, "TLS handshake timed out")
+                        }
+                    }
+                });
+            }
+        });
+        Ok(TlsListener {
+            local,
+            ready,
+            accept_task,
+        })
+    }
+}
+
+impl Drop for TlsListener {
+    fn drop(&mut self) {
+        self.accept_task.abort();
+    }
+}
+
+/// Whether the first byte is a TLS handshake record (0x16); false when the client sends
+/// something else first (plain HTTP) or closes.
+async fn starts_with_tls(stream: &tokio::net::TcpStream) -> bool {
+    let mut first = [0u8; 1];
+    matches!(stream.peek(&mut first).await, Ok(1) if first[0] == 0x16)
+}
+
+async fn refuse_plain_http(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncReadExt;
+    use tokio::io::AsyncWriteExt;
+    // Read (some of) the request first, so closing does not reset the connection under
+    // the reply.
+    let mut sink = [0u8; 4096];
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_millis(200),
+        stream.read(&mut sink),
+    )
+    .await;
+    let _ = stream.write_all(PLAIN_HTTP_REPLY).await;
+    let _ = stream.shutdown().await;
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.ready.recv().await {
+            Some(c) => c,
+            // The accept task ended (the runtime is shutting down): nothing more comes.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.local)
+    }
 }
 
 #[cfg(test)]

@@ -113,6 +113,7 @@ impl mysql::Handler for Handler {
         .map_err(|e| error_info(&e))?;
         let mut session = Session::new(info.connection_id, info.user, Some(info.peer));
         session.host = account.host;
+        session.tls = info.tls.cloned();
         if let Some(db) = info.database.filter(|d| !d.is_empty()) {
             if let Err(e) = exec::read_barrier(fe, &mut session).await {
                 return Err(error_info(&e));
@@ -188,6 +189,8 @@ pub async fn serve(fe: Arc<Frontend>, listener: TcpListener) {
             let id = fe.next_connection_id();
             let config = ServerConfig {
                 server_version: fe.mysql_version(),
+                tls: fe.tls.mysql.clone(),
+                require_secure_transport: fe.file_config.ssl_force_secure_transport,
                 ..ServerConfig::default()
             };
             let kill = Arc::new(tokio::sync::Notify::new());

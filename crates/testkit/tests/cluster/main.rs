@@ -24,6 +24,7 @@ mod repair;
 mod scripts;
 mod show;
 mod sql_files;
+mod tls;
 
 use std::time::Duration;
 
