@@ -20,6 +20,16 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// Makes `ring` the process's default rustls provider (what an HTTP client built without a
+/// TLS config of its own uses; reqwest panics without one). Call before building any HTTP
+/// client; later calls do nothing.
+pub fn install_default_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Err: another thread installed one first, which is as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
 fn read_file(key: &str, path: &str) -> Result<Vec<u8>> {
     std::fs::read(Path::new(path))
         .map_err(|e| Error::invalid(format!("{key} = {path}: cannot read the file: {e}")))

@@ -348,6 +348,7 @@ async fn run_async(args: &Args) -> Result<String, LoadError> {
         ),
         None => None,
     };
+    common::tls::install_default_provider();
     let mut client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(5));

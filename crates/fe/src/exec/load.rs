@@ -236,6 +236,7 @@ async fn send_to_backend(
     let timeout = fe.config().insert_load_default_timeout_second.max(1) as u64;
     let scheme = if https { "https" } else { "http" };
     let url = format!("{scheme}://{host}:{port}/api/{db}/{table}/_stream_load");
+    common::tls::install_default_provider();
     let mut client = reqwest::Client::builder().timeout(Duration::from_secs(timeout + 30));
     if https {
         // The backend serves HTTPS: trust ssl_ca_path (or this node's own certificate).
