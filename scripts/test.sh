@@ -12,6 +12,7 @@ need_apt=()
 command -v mysql >/dev/null 2>&1 || need_apt+=(mariadb-client)
 command -v ss >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 # The fault-injection scenarios cut links between network namespaces with nftables.
 command -v nft >/dev/null 2>&1 || need_apt+=(nftables)
 # The client matrix (crates/testkit/tests/cluster/clients.rs): MariaDB Connector/J and a JDK.

@@ -176,6 +176,7 @@ impl HeartbeatServiceImpl {
             tablet_count: be.storage.tablet_count() as u64,
             clock_ms: common::clock::now_ms(),
             cluster_id: be.storage.cluster_id().unwrap_or(0),
+            https: be.config.enable_https,
         }
     }
 }

@@ -305,14 +305,28 @@ async fn not_found() -> impl IntoResponse {
 }
 
 /// Serves HTTP until shutdown.
-pub(crate) async fn serve(be: Arc<Backend>, listener: TcpListener) {
+/// With `tls` (enable_https) the port serves HTTPS only.
+pub(crate) async fn serve(
+    be: Arc<Backend>,
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) {
     let mut shutdown = be.shutdown.subscribe();
     let app = router(be);
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = shutdown.wait_for(|s| *s).await;
-        })
-        .await;
+    let stop = async move {
+        let _ = shutdown.wait_for(|s| *s).await;
+    };
+    let result = match tls {
+        Some(tls) => match common::tls::TlsListener::new(listener, tls, "be_http_port") {
+            Ok(l) => axum::serve(l, app).with_graceful_shutdown(stop).await,
+            Err(e) => Err(e),
+        },
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+        }
+    };
     if let Err(e) = result {
         tracing::error!(%e, "be_http_port server stopped");
     }

@@ -73,6 +73,8 @@ async fn bind(addr: Ipv4Addr, port: i32, key: &str) -> Result<TcpListener> {
 /// Starts a backend.
 pub async fn start(config: BeConfig) -> Result<BeHandle> {
     config.validate()?;
+    // Bad TLS files stop the start here, before any port or storage root is touched.
+    let http_tls = config.http_tls()?;
     common::clock::set_offset_ms(config.debug_clock_offset_ms);
     let locals = common::net::local_ipv4_addrs()?;
     let address = common::net::choose_address(&config.priority_networks, "", &locals)?;
@@ -117,7 +119,7 @@ pub async fn start(config: BeConfig) -> Result<BeHandle> {
         serve_grpc(&backend, heartbeat, "heartbeat_service_port", true),
         serve_grpc(&backend, be_port, "be_port", false),
         serve_grpc(&backend, brpc, "brpc_port", false),
-        tokio::spawn(crate::http::serve(backend.clone(), http)),
+        tokio::spawn(crate::http::serve(backend.clone(), http, http_tls)),
         tokio::spawn(crate::reporter::run(backend.clone())),
         tokio::spawn(crate::compaction::run(backend.clone())),
     ];

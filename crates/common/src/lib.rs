@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod net;
 pub mod schema;
 pub mod status;
+pub mod tls;
 
 pub use error::Error;
 pub use error::Result;

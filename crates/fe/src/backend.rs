@@ -38,6 +38,7 @@ pub async fn heartbeat_backend(
             st.err_msg = String::new();
             st.be_port = reply.be_port as u16;
             st.http_port = reply.http_port as u16;
+            st.https = reply.https;
             st.brpc_port = reply.brpc_port as u16;
             st.version = reply.version;
             st.last_heartbeat_ms = now;

@@ -359,7 +359,9 @@ async fn run(fe: &Arc<Frontend>, session: &mut Session, stmt: Statement) -> Resu
         Statement::ShowVariables { global, filter } => {
             variables::show_variables(fe, session, global, filter.as_ref())
         }
-        Statement::ShowStatus { filter, .. } => variables::show_status(fe, filter.as_ref()),
+        Statement::ShowStatus { filter, .. } => {
+            variables::show_status(fe, session, filter.as_ref())
+        }
         Statement::ShowProcesslist { full } => Ok(variables::show_processlist(fe, session, full)),
         Statement::Kill {
             query_only,

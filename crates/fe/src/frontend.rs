@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicU32;
 use std::sync::atomic::Ordering;
@@ -71,6 +72,31 @@ pub struct Frontend {
     pub repair: crate::repair::Repair,
     /// What `/metrics` shows.
     pub metrics: crate::metrics::FeMetrics,
+    /// TLS material from the `ssl_*` keys, read once at start.
+    pub tls: Tls,
+}
+
+/// The frontend's TLS configs (docs/security.md, "TLS").
+#[derive(Clone, Default)]
+pub struct Tls {
+    /// query_port (ssl_certificate_path); `None`: no TLS on the MySQL port.
+    pub mysql: Option<Arc<rustls::ServerConfig>>,
+    /// http_port with enable_https.
+    pub http: Option<Arc<rustls::ServerConfig>>,
+    /// What this node trusts when it calls a backend's HTTPS port (ssl_ca_path, else
+    /// ssl_certificate_path).
+    pub client: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl Tls {
+    /// Reads the PEM files the config names; an error names the key and the file.
+    pub fn load(config: &FeConfig) -> common::Result<Tls> {
+        Ok(Tls {
+            mysql: config.mysql_tls()?,
+            http: config.http_tls()?,
+            client: config.https_client_tls()?,
+        })
+    }
 }
 
 impl Frontend {
@@ -104,6 +130,7 @@ impl Frontend {
             ddl_lock: tokio::sync::Mutex::new(()),
             repair: crate::repair::Repair::default(),
             metrics: crate::metrics::FeMetrics::new(),
+            tls: Tls::default(),
         }
     }
 

@@ -284,11 +284,11 @@ async fn stream_load(
         if !d.tables.contains_key(&table) {
             return Err(format!("Table '{db}.{table}' doesn't exist"));
         }
-        let bes: Vec<(String, u16)> = c
+        let bes: Vec<(String, u16, bool)> = c
             .backends
             .values()
             .filter(|b| b.is_available() && b.status.http_port > 0)
-            .map(|b| (b.host.clone(), b.status.http_port))
+            .map(|b| (b.host.clone(), b.status.http_port, b.status.https))
             .collect();
         Ok(bes)
     });
@@ -299,7 +299,7 @@ async fn stream_load(
     if bes.is_empty() {
         return load_error(StatusCode::OK, "No backend alive.");
     }
-    let Some((host, port)) = pick_backend(&fe, &bes).await else {
+    let Some((host, port, https)) = pick_backend(&fe, &bes).await else {
         return load_error(
             StatusCode::OK,
             "No backend alive: none of the backends accepts connections on its HTTP port.",
@@ -309,7 +309,9 @@ async fn stream_load(
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| uri.path().to_string());
-    let location = format!("http://{host}:{port}{path_and_query}");
+    // A backend with enable_https serves only HTTPS on its http_port.
+    let scheme = if https { "https" } else { "http" };
+    let location = format!("{scheme}://{host}:{port}{path_and_query}");
     match axum::http::HeaderValue::from_str(&location) {
         Ok(v) => {
             let mut r = StatusCode::TEMPORARY_REDIRECT.into_response();
@@ -405,16 +407,20 @@ async fn get_load_state(
 
 /// Picks a backend for a load, round-robin, skipping one whose HTTP port refuses connections
 /// (it died and the heartbeats have not noticed yet).
-pub async fn pick_backend(fe: &Frontend, bes: &[(String, u16)]) -> Option<(String, u16)> {
+/// Each backend is `(host, http_port, https)`.
+pub async fn pick_backend(
+    fe: &Frontend,
+    bes: &[(String, u16, bool)],
+) -> Option<(String, u16, bool)> {
     if bes.is_empty() {
         return None;
     }
     let start = fe.next_connection_id() as usize;
     for i in 0..bes.len() {
-        let (host, port) = &bes[(start + i) % bes.len()];
+        let (host, port, https) = &bes[(start + i) % bes.len()];
         let addr = format!("{host}:{port}");
         if meta::failover::probe(&addr).await == meta::failover::Probe::Alive {
-            return Some((host.clone(), *port));
+            return Some((host.clone(), *port, *https));
         }
     }
     None
@@ -430,13 +436,29 @@ async fn not_found() -> impl IntoResponse {
 /// Serves HTTP until shutdown.
 pub async fn serve(fe: Arc<Frontend>, listener: TcpListener) {
     let mut shutdown = fe.shutdown.subscribe();
+    let tls = fe.tls.http.clone();
     let app = router(fe);
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = shutdown.changed().await;
-        })
-        .await;
+    let stop = async move {
+        let _ = shutdown.changed().await;
+    };
+    let result = match tls {
+        Some(tls) => match common::tls::TlsListener::new(listener, tls, "http_port") {
+            // tap_io: axum's ConnectInfo<SocketAddr> comes with any listener wrapped so.
+            Ok(l) => {
+                use axum::serve::ListenerExt;
+                axum::serve(l.tap_io(|_| {}), app)
+                    .with_graceful_shutdown(stop)
+                    .await
+            }
+            Err(e) => Err(e),
+        },
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+        }
+    };
     if let Err(e) = result {
         tracing::error!(%e, "http server stopped");
     }

@@ -148,6 +148,7 @@ impl mysql::Handler for Handler {
             "max_allowed_packet".to_string(),
             config.max_allowed_packet.to_string(),
         );
+        session.tls = info.tls.cloned();
         if let Some(db) = info.database.filter(|d| !d.is_empty()) {
             if let Err(e) = exec::read_barrier(fe, &mut session).await {
                 return Err(error_info(&e));
@@ -225,6 +226,9 @@ pub async fn serve(fe: Arc<Frontend>, listener: TcpListener) {
                 max_packet_bytes: usize::try_from(fe.config().max_allowed_packet)
                     .unwrap_or(1024)
                     .max(1024),
+                tls: fe.tls.mysql.clone(),
+                require_secure_transport: fe.file_config.ssl_force_secure_transport,
+                ..ServerConfig::default()
             };
             let kill = Arc::new(tokio::sync::Notify::new());
             fe.register_connection(

@@ -253,6 +253,8 @@ pub struct Session {
     pub vars: BTreeMap<String, String>,
     /// User variables (`SET @x = ...`), lower-case names without `@`.
     pub user_vars: BTreeMap<String, String>,
+    /// The TLS session when the client connected with TLS (`Ssl_cipher`, `Ssl_version`).
+    pub tls: Option<mysql::TlsSession>,
 }
 
 impl Session {
@@ -267,6 +269,7 @@ impl Session {
             last_journal_id: 0,
             vars: BTreeMap::new(),
             user_vars: BTreeMap::new(),
+            tls: None,
         }
     }
 

@@ -173,6 +173,8 @@ fn refused(reply: &proto::JoinReply, helper: &HostPort) -> Error {
 /// Starts a frontend.
 pub async fn start(config: FeConfig, helper: Option<&str>) -> Result<FeHandle> {
     config.validate()?;
+    // Bad TLS files stop the start here, before any port or meta_dir is touched.
+    let tls = crate::frontend::Tls::load(&config)?;
     common::clock::set_offset_ms(config.debug_clock_offset_ms);
     let locals = common::net::local_ipv4_addrs()?;
     let address =
@@ -352,7 +354,7 @@ pub async fn start(config: FeConfig, helper: Option<&str>) -> Result<FeHandle> {
         )));
     }
 
-    let fe = Arc::new(Frontend::new(
+    let mut frontend = Frontend::new(
         config.clone(),
         journal,
         node,
@@ -360,7 +362,9 @@ pub async fn start(config: FeConfig, helper: Option<&str>) -> Result<FeHandle> {
         version.token.clone(),
         address,
         start_time_ms,
-    ));
+    );
+    frontend.tls = tls;
+    let fe = Arc::new(frontend);
     let (exit_tx, exit_rx) = tokio::sync::watch::channel(None);
     spawn_servers(&fe, edit_log, rpc, http, query);
     tokio::spawn(crate::leader::run(fe.clone()));

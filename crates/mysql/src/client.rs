@@ -704,7 +704,13 @@ mod tests {
     #[test]
     fn greeting_from_our_server_parses() {
         let scramble = *b"ABCDEFGHIJKLMNOPQRST";
-        let p = crate::handshake::initial_handshake("5.1.0", 3, &scramble, 2);
+        let p = crate::handshake::initial_handshake(
+            "5.1.0",
+            3,
+            &scramble,
+            2,
+            crate::handshake::SERVER_CAPABILITIES,
+        );
         let g = parse_greeting(&p).expect("parses");
         assert_eq!(g.scramble, Some(scramble));
         assert_eq!(g.capabilities, crate::handshake::SERVER_CAPABILITIES);

@@ -24,9 +24,8 @@ pub(crate) mod caps {
     pub(crate) const DEPRECATE_EOF: u32 = 1 << 24;
 }
 
-/// What this server advertises. CLIENT_SSL is deliberately absent until TLS
-/// is implemented; the SSLRequest branch in [`parse_client_hello`] is where
-/// the upgrade will hook in.
+/// What this server advertises without TLS; with a certificate configured it
+/// adds CLIENT_SSL (see [`server_capabilities`]).
 pub(crate) const SERVER_CAPABILITIES: u32 = caps::LONG_PASSWORD
     | caps::FOUND_ROWS
     | caps::LONG_FLAG
@@ -42,6 +41,15 @@ pub(crate) const SERVER_CAPABILITIES: u32 = caps::LONG_PASSWORD
     | caps::PLUGIN_AUTH_LENENC_CLIENT_DATA
     | caps::DEPRECATE_EOF;
 
+/// The capabilities of a server with (`tls`) or without a certificate.
+pub(crate) fn server_capabilities(tls: bool) -> u32 {
+    if tls {
+        SERVER_CAPABILITIES | caps::SSL
+    } else {
+        SERVER_CAPABILITIES
+    }
+}
+
 /// Default collation announced in the greeting: utf8mb4_general_ci.
 const SERVER_CHARSET: u8 = 45;
 
@@ -51,6 +59,7 @@ pub(crate) fn initial_handshake(
     connection_id: u32,
     scramble: &[u8; 20],
     status: u16,
+    capabilities: u32,
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(80 + server_version.len());
     out.push(10); // protocol version
@@ -60,10 +69,10 @@ pub(crate) fn initial_handshake(
     out.extend_from_slice(&connection_id.to_le_bytes());
     out.extend_from_slice(&scramble[..8]);
     out.push(0); // filler
-    out.extend_from_slice(&(SERVER_CAPABILITIES as u16).to_le_bytes());
+    out.extend_from_slice(&(capabilities as u16).to_le_bytes());
     out.push(SERVER_CHARSET);
     out.extend_from_slice(&status.to_le_bytes());
-    out.extend_from_slice(&((SERVER_CAPABILITIES >> 16) as u16).to_le_bytes());
+    out.extend_from_slice(&((capabilities >> 16) as u16).to_le_bytes());
     out.push(21); // length of the whole auth data, including its trailing NUL
     out.extend_from_slice(&[0; 10]); // reserved
     out.extend_from_slice(&scramble[8..]);
@@ -101,8 +110,8 @@ pub(crate) struct HandshakeResponse {
 pub(crate) enum ClientHello {
     /// A pre-4.1 client; we do not speak its protocol.
     Legacy,
-    /// The client wants TLS before sending credentials. Not supported yet:
-    /// this is where a TLS upgrade of the stream would start.
+    /// The client wants TLS before sending credentials: the TLS handshake
+    /// follows, then the HandshakeResponse over TLS.
     SslRequest { capabilities: u32 },
     /// Credentials in the clear channel.
     Response(HandshakeResponse),
@@ -188,7 +197,7 @@ mod tests {
     #[test]
     fn greeting_layout() {
         let scramble = *b"ABCDEFGHIJKLMNOPQRST";
-        let p = initial_handshake("5.1.0", 7, &scramble, 2);
+        let p = initial_handshake("5.1.0", 7, &scramble, 2, server_capabilities(false));
         let mut r = Reader::new(&p);
         assert_eq!(r.u8(), Ok(10));
         assert_eq!(r.null_terminated(), Ok(&b"5.1.0"[..]));
@@ -201,7 +210,21 @@ mod tests {
         let high = r.u16().expect("caps high");
         let caps_all = u32::from(low) | u32::from(high) << 16;
         assert_eq!(caps_all, SERVER_CAPABILITIES);
-        assert_eq!(caps_all & caps::SSL, 0, "TLS must not be advertised yet");
+        assert_eq!(
+            caps_all & caps::SSL,
+            0,
+            "TLS is advertised only with a certificate"
+        );
+        let p = initial_handshake("5.1.0", 7, &scramble, 2, server_capabilities(true));
+        let mut r = Reader::new(&p);
+        r.bytes(1 + 6 + 4 + 8 + 1).expect("head");
+        let low = r.u16().expect("caps low");
+        r.bytes(3).expect("charset, status");
+        let high = r.u16().expect("caps high");
+        assert_eq!(
+            u32::from(low) | u32::from(high) << 16,
+            SERVER_CAPABILITIES | caps::SSL
+        );
         assert_eq!(r.u8(), Ok(21));
         assert_eq!(r.bytes(10), Ok(&[0u8; 10][..]));
         assert_eq!(r.null_terminated(), Ok(&b"IJKLMNOPQRST"[..]));

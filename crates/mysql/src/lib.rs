@@ -28,8 +28,11 @@
 //! allocated from a length the client claims beyond the configured maximum,
 //! and malformed input yields an error reply or closes that one connection.
 //!
-//! TLS is not offered yet (CLIENT_SSL is not advertised); the SSLRequest case
-//! of the handshake is where a stream upgrade will go.
+//! TLS: with a rustls server config in [`ServerConfig::tls`] the greeting
+//! advertises CLIENT_SSL; a client that answers with an SSLRequest gets a TLS
+//! handshake and then sends its HandshakeResponse (sequence ids continuing)
+//! and everything after over TLS. Plain clients still log in unless
+//! [`ServerConfig::require_secure_transport`] is set.
 
 mod auth;
 pub mod client;
@@ -38,10 +41,12 @@ mod packet;
 mod prepared;
 mod resultset;
 mod server;
+mod tls;
 mod value;
 mod wire;
 
 pub use auth::{native_password_hash, scramble_native_password, verify_native_password};
 pub use resultset::{ErrorInfo, OkInfo, QueryOutcome, ResultSet};
 pub use server::{Handler, HandshakeInfo, ServerConfig, serve_connection};
+pub use tls::TlsSession;
 pub use value::{Column, ColumnType, Value, column_flags};

@@ -134,6 +134,15 @@ impl PacketReader {
         (4 + len).saturating_sub(self.buf.len()).max(1)
     }
 
+    /// Hands out whatever is buffered beyond the packets read so far (bytes a
+    /// client sent right behind its SSLRequest: the start of its TLS
+    /// handshake), leaving the reader empty.
+    pub(crate) fn take_buffered(&mut self) -> Bytes {
+        self.partial.clear();
+        self.partial_seq = None;
+        self.buf.split().freeze()
+    }
+
     /// True when nothing of a next packet has arrived yet.
     fn at_boundary(&self) -> bool {
         self.buf.is_empty() && self.partial_seq.is_none()

@@ -18,11 +18,12 @@ use crate::resultset::{
     SERVER_STATUS_AUTOCOMMIT, binary_row, column_definition, end_of_rows, eof_packet, err_packet,
     ok_packet, text_row,
 };
+use crate::tls::{Prefixed, Stream, TlsSession};
 use crate::value::{Column, ColumnType, column_flags};
 use crate::wire::{Reader, put_lenenc_int};
 
 /// Server-wide protocol settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct ServerConfig {
     /// Version string in the greeting. StarRocks reports a MySQL-shaped
     /// version, and some clients parse it, so keep the `x.y.z` shape.
@@ -31,6 +32,13 @@ pub struct ServerConfig {
     /// ER_NET_PACKET_TOO_LARGE (1153) before it is buffered, and the
     /// connection is closed.
     pub max_packet_bytes: usize,
+    /// Certificate and key for TLS: with it the greeting advertises
+    /// CLIENT_SSL and a client may upgrade with an SSLRequest; without it an
+    /// SSLRequest is refused.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Refuse logins that did not upgrade to TLS first (StarRocks's
+    /// `ssl_force_secure_transport`).
+    pub require_secure_transport: bool,
 }
 
 impl Default for ServerConfig {
@@ -38,6 +46,8 @@ impl Default for ServerConfig {
         Self {
             server_version: "5.1.0".to_owned(),
             max_packet_bytes: 64 << 20,
+            tls: None,
+            require_secure_transport: false,
         }
     }
 }
@@ -59,6 +69,8 @@ pub struct HandshakeInfo<'a> {
     pub peer: SocketAddr,
     /// Connection attributes (`_client_name`, `program_name`, …).
     pub client_attributes: &'a [(String, String)],
+    /// The TLS session when the client upgraded with an SSLRequest.
+    pub tls: Option<&'a TlsSession>,
 }
 
 /// The FE side of a connection. All futures must be `Send` so connections can
@@ -131,13 +143,16 @@ const FLUSH_THRESHOLD: usize = 256 * 1024;
 const DRAIN_TIME: Duration = Duration::from_millis(200);
 const DRAIN_BYTES: usize = 1 << 20;
 
+/// How long a client may take over the TLS handshake after its SSLRequest.
+const TLS_HANDSHAKE_TIME: Duration = Duration::from_secs(10);
+
 fn invalid_data(msg: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.to_owned())
 }
 
 /// The stream plus framing state.
 struct Conn<S> {
-    stream: S,
+    stream: Stream<S>,
     reader: PacketReader,
     out: Vec<u8>,
     /// Sequence id of the next packet in the current exchange.
@@ -254,7 +269,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let mut conn = Conn {
-        stream,
+        stream: Stream::Plain(stream),
         reader: PacketReader::new(config.max_packet_bytes),
         out: Vec::new(),
         seq: 0,
@@ -266,11 +281,12 @@ where
         connection_id,
         &scramble,
         SERVER_STATUS_AUTOCOMMIT,
+        handshake::server_capabilities(config.tls.is_some()),
     );
     conn.send(&greeting).await?;
     conn.flush().await?;
 
-    let Some(login) = read_login(&mut conn, &scramble).await? else {
+    let Some(login) = read_login(&mut conn, &scramble, config).await? else {
         return Ok(());
     };
     let info = HandshakeInfo {
@@ -281,6 +297,7 @@ where
         auth_response: &login.auth_response,
         peer,
         client_attributes: &login.response.attributes,
+        tls: login.tls.as_ref(),
     };
     let mut session = match handler.authenticate(info).await {
         Ok(session) => session,
@@ -304,6 +321,7 @@ where
 struct Login {
     response: HandshakeResponse,
     auth_response: Vec<u8>,
+    tls: Option<TlsSession>,
 }
 
 /// Reads the handshake response (switching the client to
@@ -312,12 +330,78 @@ struct Login {
 async fn read_login<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Conn<S>,
     scramble: &[u8; 20],
+    config: &ServerConfig,
 ) -> io::Result<Option<Login>> {
     let payload = match conn.read().await {
         Ok(p) => p,
         Err(e) => return conn.read_failed(e).await.map(|()| None),
     };
-    let response = match handshake::parse_client_hello(&payload) {
+    let mut hello = handshake::parse_client_hello(&payload);
+    let mut tls = None;
+    if let Ok(ClientHello::SslRequest { .. }) = hello {
+        let Some(server_tls) = config.tls.clone() else {
+            // We did not advertise CLIENT_SSL; a client that asks anyway
+            // gets a clear answer in the clear.
+            conn.fail(&ErrorInfo::new(
+                1043,
+                "08S01",
+                "SSL connection error: TLS is not enabled on this server (it has no \
+                 ssl_certificate_path); connect without TLS",
+            ))
+            .await;
+            return Ok(None);
+        };
+        let Stream::Plain(inner) = std::mem::replace(&mut conn.stream, Stream::Upgrading) else {
+            return Err(invalid_data("second SSLRequest"));
+        };
+        // Bytes that came right behind the SSLRequest are the start of the
+        // TLS handshake, and go to TLS, never to the MySQL protocol.
+        let plain = Prefixed {
+            prefix: conn.reader.take_buffered(),
+            inner,
+        };
+        let acceptor = tokio_rustls::TlsAcceptor::from(server_tls);
+        let upgraded = match tokio::time::timeout(TLS_HANDSHAKE_TIME, acceptor.accept(plain)).await
+        {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("TLS handshake failed: {e}"),
+                ));
+            }
+            Err(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "TLS handshake took too long",
+                ));
+            }
+        };
+        tls = Some(TlsSession::of(&upgraded));
+        conn.stream = Stream::Tls(Box::new(upgraded));
+        // The HandshakeResponse follows over TLS; its sequence id continues
+        // after the SSLRequest's.
+        let payload = match conn.read().await {
+            Ok(p) => p,
+            Err(e) => return conn.read_failed(e).await.map(|()| None),
+        };
+        hello = match handshake::parse_client_hello(&payload) {
+            Ok(ClientHello::SslRequest { .. }) => Err(crate::wire::Malformed),
+            other => other,
+        };
+    }
+    let response = match hello {
+        Ok(ClientHello::Response(r)) if tls.is_none() && config.require_secure_transport => {
+            tracing::debug!(user = %r.user, "plain login refused: secure transport required");
+            conn.fail(&ErrorInfo::new(
+                3159,
+                "HY000",
+                "Connections using insecure transport are prohibited while \
+                 ssl_force_secure_transport = true; connect with TLS (mysql --ssl)",
+            ))
+            .await;
+            return Ok(None);
+        }
         Ok(ClientHello::Response(r)) => r,
         Ok(ClientHello::Legacy) => {
             conn.fail(&ErrorInfo::new(
@@ -329,14 +413,9 @@ async fn read_login<S: AsyncRead + AsyncWrite + Unpin>(
             return Ok(None);
         }
         Ok(ClientHello::SslRequest { .. }) => {
-            // TLS is not offered yet; a client that sends this ignored that.
-            conn.fail(&ErrorInfo::new(
-                1043,
-                "08S01",
-                "SSL connections are not supported",
-            ))
-            .await;
-            return Ok(None);
+            conn.fail(&ErrorInfo::new(1043, "08S01", "Bad handshake"))
+                .await;
+            return Err(invalid_data("unexpected SSLRequest"));
         }
         Err(_) => {
             conn.fail(&ErrorInfo::new(1043, "08S01", "Bad handshake"))
@@ -344,7 +423,7 @@ async fn read_login<S: AsyncRead + AsyncWrite + Unpin>(
             return Err(invalid_data("malformed handshake response"));
         }
     };
-    conn.caps = response.capabilities & handshake::SERVER_CAPABILITIES;
+    conn.caps = response.capabilities & handshake::server_capabilities(tls.is_some());
 
     let wants_switch = response.capabilities & caps::PLUGIN_AUTH != 0
         && response
@@ -364,6 +443,7 @@ async fn read_login<S: AsyncRead + AsyncWrite + Unpin>(
     Ok(Some(Login {
         response,
         auth_response,
+        tls,
     }))
 }
 

@@ -39,6 +39,10 @@ pub struct Args {
     /// A frontend's HTTP address (`host:http_port`).
     #[arg(long, default_value = "127.0.0.1:8030")]
     host: String,
+    /// CA certificates (PEM) to trust: talk HTTPS to the frontend (its `enable_https`) and to
+    /// the backend it redirects to (like `curl --cacert`).
+    #[arg(long, value_name = "PEM")]
+    cacert: Option<PathBuf>,
     /// The user to load as.
     #[arg(short = 'u', long, default_value = "root")]
     user: String,
@@ -339,9 +343,21 @@ async fn run_async(args: &Args) -> Result<String, LoadError> {
     if args.label.is_none() {
         eprintln!("label: {}", request.label);
     }
-    let client = reqwest::Client::builder()
+    let tls = match &args.cacert {
+        Some(p) => Some(
+            common::tls::trusting("--cacert", &p.display().to_string())
+                .map_err(|e| LoadError::Usage(e.message))?,
+        ),
+        None => None,
+    };
+    common::tls::install_default_provider();
+    let mut client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(5))
+        .connect_timeout(Duration::from_secs(5));
+    if let Some(tls) = &tls {
+        client = client.tls_backend_preconfigured(Arc::unwrap_or_clone(tls.clone()));
+    }
+    let client = client
         .build()
         .map_err(|e| LoadError::Unreachable(format!("cannot make an HTTP client: {e}")))?;
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
@@ -353,7 +369,7 @@ async fn run_async(args: &Args) -> Result<String, LoadError> {
     };
     let mut attempt = 0u32;
     loop {
-        let tried = attempt_load(&client, args, &request, size, deadline).await;
+        let tried = attempt_load(&client, tls.as_ref(), args, &request, size, deadline).await;
         let body = match tried {
             Ok(body) => body,
             Err(Attempt::Refused(body)) => return Err(LoadError::Failed(body)),
@@ -423,7 +439,8 @@ async fn label_state(
     req: &Request,
 ) -> Result<String, LabelState> {
     let url = format!(
-        "http://{}/api/{}/get_load_state?label={}",
+        "{}://{}/api/{}/get_load_state?label={}",
+        scheme(args),
         args.host,
         encode_path(&req.db),
         encode_path(&req.label)
@@ -472,9 +489,20 @@ enum Attempt {
     Lost(String),
 }
 
-fn url(host: &str, req: &Request) -> String {
+/// `https` with `--cacert`.
+fn scheme(args: &Args) -> &'static str {
+    if args.cacert.is_some() {
+        "https"
+    } else {
+        "http"
+    }
+}
+
+fn url(args: &Args, req: &Request) -> String {
     format!(
-        "http://{host}/api/{}/{}/_stream_load",
+        "{}://{}/api/{}/{}/_stream_load",
+        scheme(args),
+        args.host,
         encode_path(&req.db),
         encode_path(&req.table)
     )
@@ -496,13 +524,14 @@ fn encode_path(s: &str) -> String {
 /// One attempt: ask the frontend where to send the file, then send it.
 async fn attempt_load(
     client: &reqwest::Client,
+    tls: Option<&Arc<rustls::ClientConfig>>,
     args: &Args,
     req: &Request,
     size: u64,
     deadline: Instant,
 ) -> Result<String, Attempt> {
     let left = deadline.saturating_duration_since(Instant::now());
-    let fe_url = url(&args.host, req);
+    let fe_url = url(args, req);
     let mut ask = client
         .put(&fe_url)
         .basic_auth(&args.user, Some(&args.password))
@@ -549,7 +578,7 @@ async fn attempt_load(
     let left = deadline.saturating_duration_since(Instant::now());
     let exchange = tokio::time::timeout(
         left,
-        put_with_continue(&be_url, args, req, size, file, &counters),
+        put_with_continue(&be_url, tls, args, req, size, file, &counters),
     );
     tokio::pin!(exchange);
     let mut tick = tokio::time::interval(Duration::from_millis(200));
@@ -589,9 +618,12 @@ const MAX_BODY: usize = 16 << 20;
 /// How long to wait for `100 Continue` before sending the file anyway (as curl does).
 const CONTINUE_WAIT: Duration = Duration::from_secs(3);
 
-/// `http://host[:port]/path?query` → (`host:port`, `/path?query`).
-fn split_url(url: &str) -> Option<(String, String)> {
-    let rest = url.strip_prefix("http://")?;
+/// `http[s]://host[:port]/path?query` → (https, `host:port`, `/path?query`).
+fn split_url(url: &str) -> Option<(bool, String, String)> {
+    let (https, rest) = match url.strip_prefix("https://") {
+        Some(rest) => (true, rest),
+        None => (false, url.strip_prefix("http://")?),
+    };
     let (authority, path) = match rest.find('/') {
         Some(i) => (rest.get(..i)?, rest.get(i..)?),
         None => (rest, "/"),
@@ -601,10 +633,12 @@ fn split_url(url: &str) -> Option<(String, String)> {
     }
     let authority = if authority.contains(':') {
         authority.to_owned()
+    } else if https {
+        format!("{authority}:443")
     } else {
         format!("{authority}:80")
     };
-    Some((authority, path.to_owned()))
+    Some((https, authority, path.to_owned()))
 }
 
 /// The request head sent to the backend; refuses header values that would break the head.
@@ -732,6 +766,7 @@ async fn read_body<R: tokio::io::AsyncBufRead + Unpin>(
 /// file is not sent at all; that answer is never lost in a reset connection.
 async fn put_with_continue(
     url: &str,
+    tls: Option<&Arc<rustls::ClientConfig>>,
     args: &Args,
     req: &Request,
     size: u64,
@@ -739,13 +774,30 @@ async fn put_with_continue(
     counters: &Counters,
 ) -> Result<(u16, String), String> {
     use tokio::io::AsyncWriteExt;
-    let (addr, path) =
+    let (https, addr, path) =
         split_url(url).ok_or_else(|| format!("cannot follow the redirect to {url}"))?;
     let head = request_head(&addr, &path, args, req, size)?;
     let stream = tokio::net::TcpStream::connect(&addr)
         .await
         .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-    let (rd, mut wr) = stream.into_split();
+    let stream: Box<dyn Io> = if https {
+        let Some(tls) = tls else {
+            return Err(format!(
+                "the frontend sent the load to {url}, which is HTTPS: pass --cacert"
+            ));
+        };
+        let host = addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h);
+        let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+            .map_err(|e| format!("{host} is not a TLS server name: {e}"))?;
+        let s = tokio_rustls::TlsConnector::from(tls.clone())
+            .connect(name, stream)
+            .await
+            .map_err(|e| format!("TLS with {addr}: {e}"))?;
+        Box::new(s)
+    } else {
+        Box::new(stream)
+    };
+    let (rd, mut wr) = tokio::io::split(stream);
     let mut rd = tokio::io::BufReader::new(rd);
     wr.write_all(head.as_bytes())
         .await
@@ -793,6 +845,10 @@ async fn put_with_continue(
         return Ok((code, read_body(&mut rd, &headers).await?));
     }
 }
+
+/// A plain or TLS connection to a backend.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Io for T {}
 
 fn fail_json(message: &str) -> String {
     serde_json::json!({"Status": "Fail", "Message": message}).to_string()
@@ -1039,10 +1095,21 @@ mod tests {
     fn urls_split_into_address_and_path() {
         assert_eq!(
             split_url("http://127.0.0.2:8040/api/d/t/_stream_load?x=1"),
-            Some(("127.0.0.2:8040".into(), "/api/d/t/_stream_load?x=1".into()))
+            Some((
+                false,
+                "127.0.0.2:8040".into(),
+                "/api/d/t/_stream_load?x=1".into()
+            ))
         );
-        assert_eq!(split_url("http://h"), Some(("h:80".into(), "/".into())));
-        assert_eq!(split_url("https://h/x"), None);
+        assert_eq!(
+            split_url("http://h"),
+            Some((false, "h:80".into(), "/".into()))
+        );
+        assert_eq!(
+            split_url("https://h/x"),
+            Some((true, "h:443".into(), "/x".into()))
+        );
+        assert_eq!(split_url("ftp://h/x"), None);
         assert_eq!(split_url("http:///x"), None);
     }
 

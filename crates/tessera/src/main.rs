@@ -68,6 +68,8 @@ fn init_logging(level: &str) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Every TLS config in the process (MySQL, HTTPS, HTTP clients) uses ring.
+    common::tls::install_default_provider();
     match cli.command {
         Command::Fe { conf, helper } => run_fe(conf, helper),
         Command::Be { conf } => run_be(conf),

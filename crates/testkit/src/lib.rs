@@ -442,6 +442,9 @@ pub struct Cluster {
     mounts: Vec<PathBuf>,
     /// root's password, for the helpers that connect as root (empty on a new cluster).
     pub root_password: String,
+    /// The CA that signed the backends' certificate when they serve HTTPS (`enable_https`):
+    /// [`Cluster::be_health`] then asks `https://` through `curl --cacert`.
+    pub https_ca: Option<PathBuf>,
 }
 
 impl Cluster {
@@ -490,6 +493,7 @@ impl Cluster {
             net: None,
             mounts: Vec::new(),
             root_password: String::new(),
+            https_ca: None,
         }
     }
 
@@ -958,6 +962,18 @@ impl Cluster {
 
     /// `GET /api/health` on backend `i`: the body when it answers 200.
     pub fn be_health(&self, i: u8) -> Option<String> {
+        if let Some(ca) = &self.https_ca {
+            let mut cmd = Command::new("curl");
+            cmd.args(["-sS", "--max-time", "2", "-w", "\n%{http_code}", "--cacert"])
+                .arg(ca)
+                .arg(format!(
+                    "https://{}:{BE_HTTP_PORT}/api/health",
+                    self.be_ip(i)
+                ));
+            let (code, out, _) = run_with_timeout(&mut cmd, Duration::from_secs(5));
+            let (body, status) = out.rsplit_once('\n')?;
+            return (code == Some(0) && status == "200").then(|| body.to_string());
+        }
         match http_get(
             &self.be_ip(i),
             BE_HTTP_PORT,

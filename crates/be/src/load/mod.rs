@@ -631,8 +631,14 @@ async fn write_error_log(be: &Arc<Backend>, log: ErrorLog, txn_id: i64) -> Optio
     let result = tokio::task::spawn_blocking(move || log.write(&path, &file)).await;
     match result {
         Ok(Ok(_)) => Some(format!(
-            "http://{}:{}/api/_load_error_log?file={name}",
-            be.address, be.config.be_http_port
+            "{}://{}:{}/api/_load_error_log?file={name}",
+            if be.config.enable_https {
+                "https"
+            } else {
+                "http"
+            },
+            be.address,
+            be.config.be_http_port
         )),
         Ok(Err(e)) => {
             tracing::warn!(dir = %dir.display(), "cannot write the load's error log: {e}");

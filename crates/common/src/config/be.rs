@@ -16,6 +16,12 @@ crate::define_config! {
         heartbeat_service_port: i32 = "9050", mutable = false;
         /// HTTP port: health, Stream Load, snapshot downloads.
         be_http_port: i32 = "8040", mutable = false;
+        /// Serve HTTPS instead of HTTP on be_http_port, with ssl_certificate_path and ssl_private_key_path.
+        enable_https: bool = "false", mutable = false;
+        /// PEM certificate chain (leaf first) for HTTPS on be_http_port.
+        ssl_certificate_path: String = "", mutable = false;
+        /// PEM private key (PKCS#8, PKCS#1 or SEC1) of ssl_certificate_path.
+        ssl_private_key_path: String = "", mutable = false;
         /// Port for BE-to-BE traffic (tablet writes, replication).
         brpc_port: i32 = "8060", mutable = false;
         /// Semicolon-separated CIDRs; the node advertises (and listens on) the first local address inside one of them.
@@ -191,6 +197,17 @@ impl BeConfig {
     pub fn expand_home(&mut self, home: &Path) {
         self.storage_root_path = crate::config::expand_home(&self.storage_root_path, home);
         self.sys_log_dir = crate::config::expand_home(&self.sys_log_dir, home);
+    }
+
+    /// TLS for be_http_port: `None` unless enable_https. Reads and checks the PEM files; an
+    /// error names the key and the file (the node does not start).
+    pub fn http_tls(&self) -> Result<Option<std::sync::Arc<rustls::ServerConfig>>> {
+        if !self.enable_https {
+            return Ok(None);
+        }
+        crate::tls::http_server_config(&self.ssl_certificate_path, &self.ssl_private_key_path)
+            .map(Some)
+            .map_err(|e| Error::new(e.code, format!("enable_https = true: {}", e.message)))
     }
 
     /// Bytes the cache of decoded column data may hold (0 when it is disabled).

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::error::Error;
 use crate::error::Result;
@@ -23,6 +24,16 @@ crate::define_config! {
         rpc_port: i32 = "9020", mutable = false;
         /// MySQL protocol port.
         query_port: i32 = "9030", mutable = false;
+        /// PEM certificate chain (leaf first) for TLS on query_port, and on http_port with enable_https; empty: no TLS. StarRocks's FE takes a Java keystore (ssl_keystore_location) instead.
+        ssl_certificate_path: String = "", mutable = false;
+        /// PEM private key (PKCS#8, PKCS#1 or SEC1) of ssl_certificate_path.
+        ssl_private_key_path: String = "", mutable = false;
+        /// Refuse MySQL logins that did not start TLS first (needs ssl_certificate_path).
+        ssl_force_secure_transport: bool = "false", mutable = false;
+        /// Serve HTTPS instead of HTTP on http_port, with ssl_certificate_path and ssl_private_key_path.
+        enable_https: bool = "false", mutable = false;
+        /// PEM CA certificates trusted when this node calls a backend's HTTPS port (INSERT); empty: the certificates in ssl_certificate_path.
+        ssl_ca_path: String = "", mutable = false;
         /// Semicolon-separated CIDRs; the node advertises (and listens on) the first local address inside one of them.
         priority_networks: String = "", mutable = false;
         /// Pins the advertised address (overrides priority_networks).
@@ -330,6 +341,40 @@ impl FeConfig {
         }
         crate::net::parse_cidr_list(&self.priority_networks)?;
         Ok(())
+    }
+
+    /// TLS for query_port: `None` without ssl_certificate_path. Reads and checks the files; an
+    /// error names the key and the file (the node does not start).
+    pub fn mysql_tls(&self) -> Result<Option<Arc<rustls::ServerConfig>>> {
+        if self.ssl_certificate_path.is_empty() && self.ssl_private_key_path.is_empty() {
+            if self.ssl_force_secure_transport {
+                return Err(Error::invalid(
+                    "ssl_force_secure_transport = true needs ssl_certificate_path and \
+                     ssl_private_key_path (PEM files) for TLS on query_port",
+                ));
+            }
+            return Ok(None);
+        }
+        crate::tls::server_config(&self.ssl_certificate_path, &self.ssl_private_key_path).map(Some)
+    }
+
+    /// TLS for http_port: `None` unless enable_https.
+    pub fn http_tls(&self) -> Result<Option<Arc<rustls::ServerConfig>>> {
+        if !self.enable_https {
+            return Ok(None);
+        }
+        crate::tls::http_server_config(&self.ssl_certificate_path, &self.ssl_private_key_path)
+            .map(Some)
+            .map_err(|e| Error::new(e.code, format!("enable_https = true: {}", e.message)))
+    }
+
+    /// What this node trusts when it calls an HTTPS port: `None` when neither ssl_ca_path
+    /// nor ssl_certificate_path is set.
+    pub fn https_client_tls(&self) -> Result<Option<Arc<rustls::ClientConfig>>> {
+        if self.ssl_ca_path.is_empty() && self.ssl_certificate_path.is_empty() {
+            return Ok(None);
+        }
+        crate::tls::client_config(&self.ssl_ca_path, &self.ssl_certificate_path).map(Some)
     }
 
     /// The meta directory as a path.

@@ -133,7 +133,17 @@ pub struct LeaderRef {
 pub fn leader_ref(fe: &Frontend) -> Option<LeaderRef> {
     let (_, node) = fe.journal.leader()?;
     Some(LeaderRef {
-        console_url: format!("http://{}:{}/console", node.host, fe.file_config.http_port),
+        // The leader's scheme is assumed to be this node's (enable_https is set cluster-wide).
+        console_url: format!(
+            "{}://{}:{}/console",
+            if fe.file_config.enable_https {
+                "https"
+            } else {
+                "http"
+            },
+            node.host,
+            fe.file_config.http_port
+        ),
         name: node.name.clone(),
         addr: node.addr(),
     })

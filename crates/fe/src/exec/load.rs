@@ -223,26 +223,39 @@ async fn send_to_backend(
     columns: &[String],
     body: Vec<u8>,
 ) -> Result<serde_json::Value> {
-    let bes: Vec<(String, u16)> = fe.journal.state.read(|s| {
+    let bes: Vec<(String, u16, bool)> = fe.journal.state.read(|s| {
         s.catalog
             .backends
             .values()
             .filter(|b| b.is_available() && b.status.http_port > 0)
-            .map(|b| (b.host.clone(), b.status.http_port))
+            .map(|b| (b.host.clone(), b.status.http_port, b.status.https))
             .collect()
     });
-    let Some((host, port)) = crate::http::pick_backend(fe, &bes).await else {
+    let Some((host, port, https)) = crate::http::pick_backend(fe, &bes).await else {
         return Err(Error::new(
             StatusCode::Unreachable,
             "No backend alive to coordinate the INSERT.",
         ));
     };
     let timeout = fe.config().insert_load_default_timeout_second.max(1) as u64;
-    let url = format!("http://{host}:{port}/api/{db}/{table}/_stream_load");
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(timeout + 30))
-        .build()
-        .map_err(Error::internal)?;
+    let scheme = if https { "https" } else { "http" };
+    let url = format!("{scheme}://{host}:{port}/api/{db}/{table}/_stream_load");
+    common::tls::install_default_provider();
+    let mut client = reqwest::Client::builder().timeout(Duration::from_secs(timeout + 30));
+    if https {
+        // The backend serves HTTPS: trust ssl_ca_path (or this node's own certificate).
+        let Some(tls) = fe.tls.client.clone() else {
+            return Err(Error::new(
+                StatusCode::Unreachable,
+                format!(
+                    "backend {host}:{port} serves HTTPS (enable_https) but this frontend has \
+                     no certificate to trust it with: set ssl_ca_path in fe.conf"
+                ),
+            ));
+        };
+        client = client.tls_backend_preconfigured(Arc::unwrap_or_clone(tls));
+    }
+    let client = client.build().map_err(Error::internal)?;
     // The session's INSERT privilege was checked before this statement ran; the backend's
     // begin_txn presents the FE's internal credential so the leader does not check again.
     let secret = fe.journal.state.read(|s| s.catalog.internal_secret.clone());

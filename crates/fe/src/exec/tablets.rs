@@ -71,8 +71,11 @@ fn replica_row(c: &Catalog, tablet: &Tablet, r: &Replica) -> Vec<Cell> {
     let be = c.backends.get(&r.backend_id);
     let url = |path: &str| match be {
         Some(b) if b.status.http_port > 0 => format!(
-            "http://{}:{}{path}{}",
-            b.host, b.status.http_port, tablet.id
+            "{}://{}:{}{path}{}",
+            if b.status.https { "https" } else { "http" },
+            b.host,
+            b.status.http_port,
+            tablet.id
         ),
         _ => "N/A".to_string(),
     };

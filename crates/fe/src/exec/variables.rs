@@ -257,9 +257,22 @@ pub fn show_variables(
 }
 
 /// `SHOW STATUS`.
-pub fn show_status(fe: &Arc<Frontend>, filter: Option<&ShowFilter>) -> Result<Outcome> {
+/// `Ssl_cipher` and `Ssl_version` are this connection's TLS session (empty without TLS, as
+/// in MySQL).
+pub fn show_status(
+    fe: &Arc<Frontend>,
+    session: &Session,
+    filter: Option<&ShowFilter>,
+) -> Result<Outcome> {
     let uptime = ((common::clock::now_ms() - fe.start_time_ms) / 1000).max(0);
+    let (cipher, version) = session
+        .tls
+        .as_ref()
+        .map(|t| (t.cipher.clone(), t.version.clone()))
+        .unwrap_or_default();
     let status = [
+        ("Ssl_cipher", cipher),
+        ("Ssl_version", version),
         ("Threads_connected", fe.connection_count().to_string()),
         ("Uptime", uptime.to_string()),
     ];

@@ -25,6 +25,9 @@ pub struct BackendStatus {
     pub be_port: u16,
     /// be_http_port.
     pub http_port: u16,
+    /// be_http_port serves HTTPS (enable_https on the backend).
+    #[serde(default)]
+    pub https: bool,
     /// brpc_port.
     pub brpc_port: u16,
     /// When the BE (re)started or first became alive, epoch ms.

@@ -9,6 +9,7 @@ mod client_api;
 mod fuzz;
 mod raw;
 mod support;
+mod tls;
 
 /// The FE spawns one task per connection, so the connection future must be
 /// `Send`; this fails to compile if it ever stops being so.

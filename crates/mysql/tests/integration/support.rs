@@ -22,6 +22,8 @@ pub struct TestHandler {
 
 pub struct Session {
     db: Option<String>,
+    /// The cipher when the client logged in over TLS.
+    cipher: Option<String>,
 }
 
 impl TestHandler {
@@ -129,6 +131,10 @@ fn run_one(session: &Session, stmt: &str) -> Result<QueryOutcome, ErrorInfo> {
     if lower.starts_with("select * from t") {
         return Ok(QueryOutcome::ResultSet(table_t()));
     }
+    if lower == "select cipher()" {
+        let cipher = session.cipher.clone().map_or(Value::Null, Value::Text);
+        return Ok(single("cipher()", ColumnType::VarString, cipher));
+    }
     if lower == "select database()" {
         let db = session.db.clone().map_or(Value::Null, Value::Text);
         return Ok(single("database()", ColumnType::VarString, db));
@@ -190,6 +196,7 @@ impl Handler for TestHandler {
         }
         Ok(Session {
             db: info.database.map(str::to_owned),
+            cipher: info.tls.map(|t| format!("{} {}", t.version, t.cipher)),
         })
     }
 

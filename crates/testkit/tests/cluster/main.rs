@@ -26,6 +26,7 @@ mod repair;
 mod scripts;
 mod show;
 mod sql_files;
+mod tls;
 
 use std::time::Duration;
 
