@@ -146,9 +146,11 @@ impl Backend {
     /// The current tablet report (the periodic report and ListTablets).
     pub async fn tablet_report(&self, backend_id: i64) -> Result<proto::TabletReport> {
         let max_age = self.disk_refresh();
-        let (tablets, disks) = self
-            .blocking(move |s| Ok((s.tablets()?, s.disks(max_age)?)))
+        let (tablets, disks, corrupt) = self
+            .blocking(move |s| Ok((s.tablets()?, s.disks(max_age)?, s.corrupt_records())))
             .await?;
+        let present: std::collections::BTreeSet<i64> =
+            tablets.iter().map(|t| t.meta.tablet_id).collect();
         let pending_txn_ids: std::collections::BTreeSet<i64> = tablets
             .iter()
             .flat_map(|t| t.meta.pending.iter().map(|r| r.txn_id))
@@ -169,6 +171,19 @@ impl Backend {
                     row_count: t.row_count,
                     state: t.meta.state.as_str().to_string(),
                 })
+                // A damaged metadata record: the replica is reported bad at once (replica id
+                // unknown: 0 matches this backend's replica of the tablet), so the frontend
+                // drops and clones it again.
+                .chain(
+                    corrupt
+                        .into_iter()
+                        .filter(|c| !present.contains(&c.tablet_id))
+                        .map(|c| proto::TabletInfo {
+                            tablet_id: c.tablet_id,
+                            state: storage::TabletState::Corrupted.as_str().to_string(),
+                            ..Default::default()
+                        }),
+                )
                 .collect(),
             disks: disks.into_iter().map(disk_info).collect(),
             report_time_ms: common::clock::now_ms(),

@@ -86,10 +86,12 @@ impl FlightServiceImpl {
                 ticket.backend_id
             )));
         }
+        // Blocking: the first read of a file checks it against its recorded checksum.
+        let (tablet_id, version) = (ticket.tablet_id, ticket.version);
         let read = self
             .be
-            .storage
-            .read_at(ticket.tablet_id, ticket.version)
+            .blocking(move |s| s.read_at(tablet_id, version))
+            .await
             .map_err(|e| Status::failed_precondition(e.message))?;
         let pin = read.pin();
         let read = Arc::new(read);

@@ -20,6 +20,7 @@
 //! | 409 | VersionNotReached (5007) | `version` is above the replica's version |
 //! | 409 | VersionsCompacted (5004) | compaction merged `version` into a rowset reaching past it and the versions inside were removed |
 //! | 500 | Io (1005) | a file cannot be read, or the tablet's data directory is missing |
+//! | 500 | DataCorrupted (5008) | a rowset file does not match its recorded checksum: the replica is damaged and not served |
 //! | 503 | Cancelled (1003) | the backend is stopping |
 
 use std::collections::HashMap;

@@ -110,7 +110,9 @@ pub async fn start(config: BeConfig) -> Result<BeHandle> {
         tracing::error!(
             tablet_id = bad.tablet_id,
             root = %bad.root.display(),
-            "skipped a damaged tablet metadata record: {}",
+            "skipped a damaged tablet metadata record: {}. The replica is not served; it is \
+             reported to the frontend as CORRUPTED, which drops it and clones it again from a \
+             healthy replica",
             bad.error
         );
     }
@@ -124,6 +126,7 @@ pub async fn start(config: BeConfig) -> Result<BeHandle> {
         tokio::spawn(crate::compaction::run(backend.clone())),
     ];
     crate::metrics::BeMetrics::spawn_upkeep(&backend);
+    spawn_verify_files(&backend);
     let c = &backend.config;
     tracing::info!(
         address = %address,
@@ -227,4 +230,28 @@ fn serve_grpc(
             tracing::error!(%e, "{key} server stopped");
         }
     })
+}
+
+/// Checks every replica's rowset files against their recorded checksums in the background
+/// after the start (reads all the data once): a damaged replica is marked CORRUPTED and
+/// reported before a query or a clone would read it. Reads check the files they open anyway.
+fn spawn_verify_files(be: &Arc<Backend>) {
+    let storage = be.storage.clone();
+    tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let damaged = storage.verify_all();
+        if damaged.is_empty() {
+            tracing::info!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "rowset files checked against their checksums: all intact"
+            );
+        } else {
+            tracing::error!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                tablets = ?damaged,
+                "rowset files checked against their checksums: damaged replicas found (see above); \
+                 they are reported as CORRUPTED and repaired from healthy replicas"
+            );
+        }
+    });
 }

@@ -97,6 +97,10 @@ pub enum StatusCode {
     TabletNotFound = 5006,
     /// A replica has not reached the version asked for (it has not published it yet).
     VersionNotReached = 5007,
+    /// A replica's stored file (a rowset file or its metadata record) does not match the
+    /// checksum recorded when it was written: the replica is never served and is repaired from
+    /// a healthy one.
+    DataCorrupted = 5008,
 
     /// A load label is already used in the database.
     LabelAlreadyExists = 6000,
@@ -170,6 +174,7 @@ impl StatusCode {
             ChecksumMismatch,
             TabletNotFound,
             VersionNotReached,
+            DataCorrupted,
             LabelAlreadyExists,
             TxnNotFound,
             TxnStateInvalid,

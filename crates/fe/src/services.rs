@@ -102,6 +102,27 @@ impl MetaServiceImpl {
                 ),
             ));
         };
+        // A node the leader replicated to, asking to join with an empty meta_dir (cluster id 0),
+        // lost its journal: under the same raft node id its log would go backwards, which raft
+        // does not allow (and a voter that forgot what it acknowledged could elect a leader
+        // missing committed entries). It rejoins as a new node instead.
+        if req.cluster_id == 0
+            && let Some(index) = fe.journal.matched_index(node_id)
+            && index > 0
+        {
+            let role = node.role.as_str();
+            return join_refused(Error::new(
+                StatusCode::MembershipChangeRefused,
+                format!(
+                    "{}:{} (node {node_id}) already holds this cluster's journal up to entry \
+                     {index}, but it asks to join with an empty meta_dir: its journal was lost \
+                     or moved away. To rejoin, run on the leader ALTER SYSTEM DROP {role} \
+                     \"{0}:{1}\" and then ALTER SYSTEM ADD {role} \"{0}:{1}\", and start it \
+                     again with --helper",
+                    req.host, req.edit_log_port
+                ),
+            ));
+        }
         proto::JoinReply {
             ok: true,
             error: String::new(),

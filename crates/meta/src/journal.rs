@@ -109,14 +109,26 @@ impl Journal {
             Error::new(
                 StatusCode::MetaCorrupted,
                 format!(
-                    "cannot open the journal {}: {e}. If the file is damaged, stop this frontend, \
-                     move its meta_dir away and start it again with --helper to copy the journal \
-                     from the cluster",
-                    log_path.display()
+                    "cannot open the journal {}: {e}. {}",
+                    log_path.display(),
+                    crate::meta_dir::recovery_instructions(&config.meta_dir)
                 ),
             )
         })?;
-        let state = StateMachineStore::open(image_dir(&config.meta_dir))?;
+        let state = StateMachineStore::open(image_dir(&config.meta_dir)).map_err(|e| {
+            if e.code == StatusCode::MetaCorrupted {
+                Error::new(
+                    e.code,
+                    format!(
+                        "{}. {}",
+                        e.message,
+                        crate::meta_dir::recovery_instructions(&config.meta_dir)
+                    ),
+                )
+            } else {
+                e
+            }
+        })?;
         let election = config.election_timeout_ms;
         let raft_config = Config {
             cluster_name: "tessera".to_string(),
@@ -297,6 +309,17 @@ impl Journal {
             return "NO_LEADER";
         }
         "OK"
+    }
+
+    /// On the leader: the highest journal index `node` acknowledged holding (`None` when this
+    /// node is not the leader or `node` never acknowledged an entry). A node that acknowledged
+    /// entries and now asks to join with an empty meta_dir lost its journal: raft must not
+    /// see its log go backwards under the same node id.
+    pub fn matched_index(&self, node: NodeId) -> Option<u64> {
+        let m = self.raft.metrics();
+        let m = m.borrow_watched();
+        let matched = m.replication.as_ref()?.get(&node)?.as_ref()?;
+        Some(matched.index)
     }
 
     /// Journal entries this node has not applied yet: the highest log index it knows of (its

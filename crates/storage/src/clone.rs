@@ -52,6 +52,7 @@ use crate::meta::TabletMeta;
 use crate::meta::TabletState;
 use crate::meta::contiguous_version;
 use crate::rowset::DATA_EXT;
+use crate::rowset::FileChecksum;
 use crate::rowset::ReadPin;
 use crate::rowset::RowsetMeta;
 use crate::rowset::TMP_EXT;
@@ -175,6 +176,7 @@ struct Received {
     name: String,
     local: String,
     len: u64,
+    crc32: u32,
 }
 
 /// The file being received.
@@ -378,6 +380,7 @@ impl CloneWriter {
             name,
             local,
             len,
+            crc32,
         });
         Ok(())
     }
@@ -645,7 +648,10 @@ impl StorageEngine {
             };
             (snapshot, inner.roots[entry.root].tablet_dir(tablet_id))
         };
-        // The files are pinned: measure them without the lock.
+        // The files are pinned: check and measure them without the lock. A damaged file is
+        // never sent (the destination also checks what it receives against the rowsets'
+        // recorded checksums).
+        self.verify_rowsets(tablet_id, &dir, &snapshot.rowsets)?;
         let mut snapshot = snapshot;
         let mut files = Vec::new();
         for r in &snapshot.rowsets {
@@ -764,7 +770,8 @@ impl StorageEngine {
             }
             let dest = match m.state {
                 TabletState::Normal => Dest::Existing,
-                TabletState::MissingData => Dest::Rebuild,
+                // A damaged replica is replaced whole.
+                TabletState::MissingData | TabletState::Corrupted => Dest::Rebuild,
             };
             if dest == Dest::Rebuild && !full {
                 return Err(Error::invalid(format!(
@@ -900,9 +907,10 @@ impl StorageEngine {
         let mut named: HashSet<&str> = HashSet::new();
         for r in &rowsets {
             let mut files = Vec::with_capacity(r.files.len());
+            let mut checksums = Vec::with_capacity(r.files.len());
             let mut rows = 0i64;
             let mut bytes = 0u64;
-            for name in &r.files {
+            for (name, recorded) in r.files_with_checksums() {
                 let Some(f) = writer
                     .files
                     .iter()
@@ -915,6 +923,27 @@ impl StorageEngine {
                         r.versions()
                     )));
                 };
+                // The source's copy must be the bytes it recorded when it wrote the file: a
+                // damaged source file is never installed (whatever CRC it sent along).
+                if let Some(want) = recorded
+                    && (want.len != f.len || want.crc32 != f.crc32)
+                {
+                    return Err(Error::new(
+                        StatusCode::DataCorrupted,
+                        format!(
+                            "clone of tablet {tablet_id}: file {name} of rowset {} {} as sent \
+                             ({} bytes, CRC32 {:08x}) is not what the source recorded when it \
+                             wrote it ({} bytes, CRC32 {:08x}): the source's copy is damaged; \
+                             nothing was installed",
+                            r.rowset_id,
+                            r.versions(),
+                            f.len,
+                            f.crc32,
+                            want.len,
+                            want.crc32
+                        ),
+                    ));
+                }
                 let path = writer.dir.join(&f.local);
                 let file = File::open(&path).map_err(|e| {
                     Error::io(
@@ -932,6 +961,10 @@ impl StorageEngine {
                 })?;
                 bytes += f.len;
                 files.push(f.local.clone());
+                checksums.push(FileChecksum {
+                    len: f.len,
+                    crc32: f.crc32,
+                });
                 named.insert(f.local.as_str());
             }
             if rows != r.rows {
@@ -952,6 +985,7 @@ impl StorageEngine {
                 RowsetMeta {
                     rowset_id,
                     files,
+                    checksums,
                     ..r.clone()
                 },
                 bytes,

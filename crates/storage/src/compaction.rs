@@ -542,6 +542,8 @@ impl StorageEngine {
         let Some(task) = self.prepare_compaction(tablet_id, kind, policy)? else {
             return Ok(None);
         };
+        // A damaged input must not be merged into a new file with a fresh, valid checksum.
+        self.verify_rowsets(tablet_id, &task.dir, &task.plan.inputs)?;
         let out = task.run()?;
         self.commit_compaction(out).map(Some)
     }

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::fs;
+use std::path::Path;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -34,6 +35,7 @@ use crate::rowset::RowsetWriter;
 use crate::rowset::TMP_EXT;
 use crate::rowset::TabletRead;
 use crate::rowset::remove_files;
+use crate::rowset::verify_file;
 use crate::rowset::version_path;
 use crate::types::arrow_schema;
 
@@ -249,6 +251,9 @@ pub struct StorageEngine {
     /// claim): no create and no other clone of them meanwhile. Locked after `inner`, never
     /// before it.
     pub(crate) cloning: Arc<Mutex<BTreeSet<i64>>>,
+    /// Rowset files whose bytes were checked against their recorded checksum (rowset files
+    /// never change once written, and their names are never reused).
+    verified: Mutex<std::collections::HashSet<PathBuf>>,
 }
 
 pub(crate) fn no_tablet(tablet_id: i64) -> Error {
@@ -269,8 +274,21 @@ pub(crate) fn usable(meta: &TabletMeta) -> Result<()> {
                 meta.tablet_id
             ),
         )),
+        TabletState::Corrupted => Err(Error::new(
+            StatusCode::DataCorrupted,
+            format!(
+                "tablet {} is not usable on this backend: a rowset file does not match the \
+                 checksum recorded when it was written (see the backend log); the replica is \
+                 replaced by a clone from a healthy one",
+                meta.tablet_id
+            ),
+        )),
     }
 }
+
+/// Files [`StorageEngine::verify_rowsets`] found intact since the process started; past this
+/// many the set starts over (they are checked again on their next read).
+const VERIFIED_MAX: usize = 200_000;
 
 pub(crate) fn closed() -> Error {
     Error::new(
@@ -359,6 +377,7 @@ impl StorageEngine {
             paths: paths.to_vec(),
             options,
             cloning: Arc::default(),
+            verified: Mutex::default(),
             inner: Mutex::new(Some(Inner {
                 roots,
                 tablets,
@@ -1010,6 +1029,13 @@ impl StorageEngine {
     /// replaced, while they exist. The returned view pins its rowsets: they stay on disk while
     /// it (or its batch iterator) lives, or until the tablet is dropped.
     pub fn read_at(&self, tablet_id: i64, version: i64) -> Result<TabletRead> {
+        let (read, dir) = self.read_at_unverified(tablet_id, version)?;
+        // Pinned: checked without the lock. Nothing of a damaged file is ever served.
+        self.verify_rowsets(tablet_id, &dir, &read.rowsets)?;
+        Ok(read)
+    }
+
+    fn read_at_unverified(&self, tablet_id: i64, version: i64) -> Result<(TabletRead, PathBuf)> {
         let mut guard = self.lock();
         let inner = guard.as_mut().ok_or_else(closed)?;
         let entry = inner
@@ -1047,7 +1073,90 @@ impl StorageEngine {
             entry.readers.retain(|w| w.strong_count() > 0);
             entry.readers.push(Arc::downgrade(&pin));
         }
-        Ok(read)
+        Ok((read, dir))
+    }
+
+    /// Checks the files of `rowsets` (in the tablet's directory `dir`, pinned by the caller)
+    /// against the length and CRC32 recorded when each was written, each file once per process
+    /// (a file read before was checked then). A mismatch marks the replica
+    /// [`TabletState::Corrupted`] (never served again; reported to the frontend, which replaces
+    /// it by a clone) and is a [`StatusCode::DataCorrupted`] error. Files of rowsets written
+    /// before checksums were recorded are not checked. Blocking: reads each unchecked file
+    /// whole once.
+    pub fn verify_rowsets(&self, tablet_id: i64, dir: &Path, rowsets: &[RowsetMeta]) -> Result<()> {
+        let verified = || self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+        for r in rowsets {
+            for (name, sum) in r.files_with_checksums() {
+                let Some(sum) = sum else { continue };
+                let path = dir.join(name);
+                if verified().contains(&path) {
+                    continue;
+                }
+                if let Err(why) = verify_file(&path, &sum) {
+                    return Err(self.mark_corrupted(tablet_id, &path, r, &why));
+                }
+                let mut set = verified();
+                if set.len() >= VERIFIED_MAX {
+                    set.clear();
+                }
+                set.insert(path);
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks a replica damaged because `path` (a file of `rowset`) failed its check; returns
+    /// the error to answer with.
+    fn mark_corrupted(&self, tablet_id: i64, path: &Path, rowset: &RowsetMeta, why: &str) -> Error {
+        let message = format!(
+            "tablet {tablet_id}: rowset file {} (rowset {} {}) is damaged: {why}. The replica is \
+             no longer served (scans and clones refuse it); it is reported to the frontend as \
+             CORRUPTED and replaced by a clone from a healthy replica",
+            path.display(),
+            rowset.rowset_id,
+            rowset.versions()
+        );
+        let mut guard = self.lock();
+        if let Some(entry) = guard.as_mut().and_then(|i| i.tablets.get_mut(&tablet_id)) {
+            // Only if the replica still holds that rowset (a clone may have replaced it since).
+            let holds = entry
+                .meta
+                .rowsets
+                .iter()
+                .chain(entry.meta.stale.iter().map(|s| &s.rowset))
+                .any(|r| r.rowset_id == rowset.rowset_id);
+            if holds && entry.meta.state == TabletState::Normal {
+                entry.meta.state = TabletState::Corrupted;
+                tracing::error!(tablet_id, file = %path.display(), "{message}");
+            }
+        }
+        Error::new(StatusCode::DataCorrupted, message)
+    }
+
+    /// Checks every tablet's files at its current version ([`StorageEngine::verify_rowsets`]);
+    /// run in the background after a start, so a damaged replica is reported before a query
+    /// or a clone would read it. Returns the tablets found damaged. Blocking: reads every
+    /// unchecked file once.
+    pub fn verify_all(&self) -> Vec<i64> {
+        let tablets: Vec<(i64, i64)> = match self.lock().as_ref() {
+            Some(inner) => inner
+                .tablets
+                .values()
+                .filter(|e| e.meta.state == TabletState::Normal)
+                .map(|e| (e.meta.tablet_id, e.meta.version))
+                .collect(),
+            None => return Vec::new(),
+        };
+        let mut damaged = Vec::new();
+        for (tablet_id, version) in tablets {
+            match self.read_at(tablet_id, version) {
+                Ok(_) => {}
+                Err(e) if e.code == StatusCode::DataCorrupted => damaged.push(tablet_id),
+                Err(e) if e.code == StatusCode::Cancelled => break,
+                Err(e) => tracing::debug!(tablet_id, "not verified: {e}"),
+            }
+        }
+        damaged
     }
 
     /// The options the engine was opened with.

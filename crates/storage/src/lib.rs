@@ -105,6 +105,7 @@ pub use meta::StaleRowset;
 pub use meta::TabletMeta;
 pub use meta::TabletState;
 pub use root::tablet_dir_in;
+pub use rowset::FileChecksum;
 pub use rowset::ReadPin;
 pub use rowset::RowsetBatches;
 pub use rowset::RowsetEncoder;
@@ -113,6 +114,7 @@ pub use rowset::RowsetWriter;
 pub use rowset::TabletRead;
 #[doc(hidden)]
 pub use rowset::check_parquet_bytes;
+pub use rowset::verify_file;
 pub use rowset::version_path;
 pub use types::LARGEINT_PRECISION;
 pub use types::arrow_schema;
@@ -125,5 +127,7 @@ mod tests;
 mod tests_clone;
 #[cfg(test)]
 mod tests_compaction;
+#[cfg(test)]
+mod tests_corrupt;
 #[cfg(test)]
 mod tests_disk;

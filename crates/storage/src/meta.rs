@@ -16,6 +16,9 @@ pub enum TabletState {
     Normal,
     /// The metadata exists but the tablet's data directory does not (lost or removed by hand).
     MissingData,
+    /// A rowset file does not match the checksum recorded when it was written: nothing of the
+    /// replica is served (scans and clones refuse it) until a full clone replaces it.
+    Corrupted,
 }
 
 impl TabletState {
@@ -24,6 +27,7 @@ impl TabletState {
         match self {
             TabletState::Normal => "NORMAL",
             TabletState::MissingData => "MISSING_DATA",
+            TabletState::Corrupted => "CORRUPTED",
         }
     }
 }
@@ -88,11 +92,44 @@ pub struct StaleRowset {
     pub stale_since_ms: i64,
 }
 
+/// The start of a checksummed metadata record: this magic, the CRC32 (little-endian) of the
+/// JSON that follows, then the JSON. A record that starts with `{` is one written before
+/// records were checksummed, decoded as it is.
+const RECORD_MAGIC: &[u8; 4] = b"TMR1";
+
 impl TabletMeta {
+    /// The bytes stored for this record: magic, CRC32 of the JSON, JSON.
+    pub fn encode_record(&self) -> Result<Vec<u8>, String> {
+        let json = serde_json::to_vec(self).map_err(|e| format!("encode tablet meta: {e}"))?;
+        let mut out = Vec::with_capacity(json.len() + 8);
+        out.extend_from_slice(RECORD_MAGIC);
+        out.extend_from_slice(&crc32fast::hash(&json).to_le_bytes());
+        out.extend_from_slice(&json);
+        Ok(out)
+    }
+
     /// Decodes the record stored under `key` in a root's metadata store; the error says why it
     /// is unusable (the engine then skips the tablet and reports it as corrupt).
     pub fn decode_record(key: i64, bytes: &[u8]) -> Result<TabletMeta, String> {
-        match serde_json::from_slice::<TabletMeta>(bytes) {
+        let json = match bytes.strip_prefix(RECORD_MAGIC.as_slice()) {
+            Some(rest) => {
+                if rest.len() < 4 {
+                    return Err("the record is cut short (a torn write)".into());
+                }
+                let (crc, json) = rest.split_at(4);
+                let want = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
+                let got = crc32fast::hash(json);
+                if got != want {
+                    return Err(format!(
+                        "checksum mismatch: the record's CRC32 is {got:08x} but {want:08x} was \
+                         stored with it (the bytes on disk changed)"
+                    ));
+                }
+                json
+            }
+            None => bytes,
+        };
+        match serde_json::from_slice::<TabletMeta>(json) {
             Ok(m) if m.tablet_id == key => Ok(m),
             Ok(m) => Err(format!(
                 "the record under key {key} describes tablet {}",

@@ -96,8 +96,9 @@ fn open_store(root: &Path, db_path: &Path) -> Result<Database> {
         e => Error::new(
             StatusCode::MetaCorrupted,
             format!(
-                "cannot open the tablet metadata store {}: {e}",
-                db_path.display()
+                "cannot open the tablet metadata store {}: {e}. {}",
+                db_path.display(),
+                STORE_DAMAGED_HINT
             ),
         ),
     })?;
@@ -123,6 +124,34 @@ fn store_error(root: &Path, what: impl std::fmt::Display, e: redb::Error) -> Err
 }
 
 /// One record as read from the store: decoded, or the raw key and why it did not decode.
+/// What to do about a tablet metadata store that cannot be read at all.
+const STORE_DAMAGED_HINT: &str = "The backend refuses to start. Move that file away (keep it \
+     for analysis) and start the backend again: the tablets of this storage root are then \
+     unknown here, the frontend finds their replicas missing and clones them again from healthy \
+     replicas";
+
+/// Runs `f`, turning a panic of redb on a damaged store into an error that says what to do.
+fn no_panic<T>(db_path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(Error::new(
+                StatusCode::MetaCorrupted,
+                format!(
+                    "the tablet metadata store {} is damaged (reading it failed: {msg}). {}",
+                    db_path.display(),
+                    STORE_DAMAGED_HINT
+                ),
+            ))
+        }
+    }
+}
+
 pub(crate) type Record = std::result::Result<TabletMeta, (i64, String)>;
 
 impl StorageRoot {
@@ -159,7 +188,7 @@ impl StorageRoot {
             }
         }
         let db_path = path.join("meta").join("tablet_meta.redb");
-        let db = open_store(path, &db_path)?;
+        let db = no_panic(&db_path, || open_store(path, &db_path))?;
         Ok(StorageRoot {
             path: path.to_path_buf(),
             db_path,
@@ -348,15 +377,17 @@ impl StorageRoot {
 
     /// Every record in the store.
     pub fn load(&self) -> Result<Vec<Record>> {
-        let raw = self.with_store("read the tablet records", |db| {
-            let txn = db.begin_read()?;
-            let table = txn.open_table(TABLETS)?;
-            let mut out = Vec::new();
-            for item in table.iter()? {
-                let (k, v) = item?;
-                out.push((k.value(), v.value().to_vec()));
-            }
-            Ok(out)
+        let raw = no_panic(&self.db_path, || {
+            self.with_store("read the tablet records", |db| {
+                let txn = db.begin_read()?;
+                let table = txn.open_table(TABLETS)?;
+                let mut out = Vec::new();
+                for item in table.iter()? {
+                    let (k, v) = item?;
+                    out.push((k.value(), v.value().to_vec()));
+                }
+                Ok(out)
+            })
         })?;
         Ok(raw
             .into_iter()
@@ -366,8 +397,7 @@ impl StorageRoot {
 
     /// Commits one tablet's metadata (durably).
     pub fn put(&self, meta: &TabletMeta) -> Result<()> {
-        let bytes = serde_json::to_vec(meta)
-            .map_err(|e| Error::internal(format!("encode tablet meta: {e}")))?;
+        let bytes = meta.encode_record().map_err(Error::internal)?;
         self.put_raw(meta.tablet_id, &bytes)
     }
 

@@ -83,6 +83,61 @@ pub struct RowsetMeta {
     /// rowset keeps the order the rows arrived in.
     #[serde(default)]
     pub sorted: bool,
+    /// Length and CRC32 of each of `files` (same order), recorded when the file was written
+    /// and checked before any of its bytes are served ([`verify_file`]). Empty for rowsets
+    /// written before checksums were recorded: their files are read unchecked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checksums: Vec<FileChecksum>,
+}
+
+/// What a rowset file's bytes must be: its length and the CRC32 of all of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileChecksum {
+    /// Bytes.
+    pub len: u64,
+    /// CRC32 (IEEE) of the whole file.
+    pub crc32: u32,
+}
+
+/// Length and CRC32 of a file, read from disk.
+pub fn file_checksum(path: &Path) -> std::io::Result<FileChecksum> {
+    use std::io::Read;
+    let mut f = File::open(path)?;
+    let mut crc = crc32fast::Hasher::new();
+    let mut len = 0u64;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        crc.update(&buf[..n]);
+        len += n as u64;
+    }
+    Ok(FileChecksum {
+        len,
+        crc32: crc.finalize(),
+    })
+}
+
+/// Checks a rowset file against the checksum recorded for it; the error says what differs
+/// (for the caller to prefix with the tablet and file).
+pub fn verify_file(path: &Path, want: &FileChecksum) -> std::result::Result<(), String> {
+    let got = file_checksum(path).map_err(|e| format!("cannot read it: {e}"))?;
+    if got.len != want.len {
+        return Err(format!(
+            "it holds {} bytes but {} were written (a torn or truncated file)",
+            got.len, want.len
+        ));
+    }
+    if got.crc32 != want.crc32 {
+        return Err(format!(
+            "its CRC32 is {:08x} but {:08x} was recorded when it was written (the bytes on \
+             disk changed)",
+            got.crc32, want.crc32
+        ));
+    }
+    Ok(())
 }
 
 impl RowsetMeta {
@@ -99,7 +154,21 @@ impl RowsetMeta {
             bytes: 0,
             create_time_ms: common::clock::now_ms(),
             sorted: false,
+            checksums: Vec::new(),
         }
+    }
+
+    /// Each file with the checksum recorded for it (`None` for files of a rowset written
+    /// before checksums were recorded).
+    pub fn files_with_checksums(&self) -> impl Iterator<Item = (&str, Option<FileChecksum>)> {
+        self.files.iter().enumerate().map(|(i, f)| {
+            let sum = if self.checksums.len() == self.files.len() {
+                self.checksums.get(i).copied()
+            } else {
+                None
+            };
+            (f.as_str(), sum)
+        })
     }
 
     /// Whether it covers one version (a load's rowset, a "singleton delta").
@@ -406,6 +475,7 @@ impl RowsetWriter {
     /// Returns the pending rowset to record.
     pub(crate) fn finish(mut self) -> Result<RowsetMeta> {
         let mut files = Vec::new();
+        let mut checksums = Vec::new();
         let mut bytes = 0i64;
         if self.encoded.is_some() {
             return Err(Error::invalid(format!(
@@ -422,16 +492,17 @@ impl RowsetWriter {
         };
         if let (Some(file), Some(tmp)) = (file, self.tmp_path.clone()) {
             let path = self.dir.join(self.file_name());
-            let finish = || -> std::io::Result<u64> {
+            let finish = || -> std::io::Result<FileChecksum> {
                 file.sync_all()?;
-                let len = file.metadata()?.len();
                 drop(file);
+                // Read back once (from the page cache): the checksum every later read checks.
+                let sum = file_checksum(&tmp)?;
                 fs::rename(&tmp, &path)?;
                 File::open(&self.dir)?.sync_all()?;
-                Ok(len)
+                Ok(sum)
             };
-            let len = match finish() {
-                Ok(len) => len,
+            let sum = match finish() {
+                Ok(sum) => sum,
                 Err(e) => {
                     // Not named by any metadata: neither name may stay (the tmp file goes
                     // when the writer drops).
@@ -440,8 +511,9 @@ impl RowsetWriter {
                 }
             };
             self.tmp_path = None;
-            bytes = i64::try_from(len).unwrap_or(i64::MAX);
+            bytes = i64::try_from(sum.len).unwrap_or(i64::MAX);
             files.push(self.file_name());
+            checksums.push(sum);
         }
         Ok(RowsetMeta {
             rowset_id: self.rowset_id.clone(),
@@ -454,6 +526,7 @@ impl RowsetWriter {
             bytes,
             create_time_ms: common::clock::now_ms(),
             sorted: false,
+            checksums,
         })
     }
 }

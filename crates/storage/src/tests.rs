@@ -681,6 +681,7 @@ mod rowsets {
             bytes: 0,
             create_time_ms: 0,
             sorted: false,
+            checksums: Vec::new(),
         };
         let rowsets = vec![r(0, 1), r(2, 2), r(3, 3), r(2, 3), r(4, 4)];
         let ids = |v| -> Vec<String> {

@@ -527,6 +527,7 @@ fn incremental_rowsets_find_a_cover_where_the_greedy_choice_fails() {
         bytes: 0,
         create_time_ms: 0,
         sorted: false,
+        checksums: Vec::new(),
     };
     let mut meta = TabletMeta {
         tablet_id: T,
@@ -1104,8 +1105,8 @@ fn damaged_and_short_files_are_refused_and_leave_nothing() {
     assert_eq!(dst.meta(), meta);
     assert_eq!(dst.files(), before);
 
-    // Bytes with a right checksum that are no Parquet file of this tablet are refused at the
-    // install.
+    // Bytes that arrived as sent but are not what the source recorded when it wrote the file
+    // (its copy is damaged) are refused at the install.
     let mut w = dst.e.begin_clone(&target(), false).expect("begin");
     let junk = b"not a parquet file".to_vec();
     w.start_file(&f.rowset_id, &f.name).expect("start");
@@ -1115,7 +1116,24 @@ fn damaged_and_short_files_are_refused_and_leave_nothing() {
     let err = dst
         .e
         .finish_clone(w, vec![snap.rowsets[0].clone()], 4)
-        .expect_err("junk");
+        .expect_err("damaged at the source");
+    assert_eq!(err.code, StatusCode::DataCorrupted, "{}", err.message);
+    assert!(
+        err.message.contains("the source's copy is damaged"),
+        "{}",
+        err.message
+    );
+    assert_eq!(dst.files(), before);
+    // Without a recorded checksum (a rowset written before they were recorded), bytes that
+    // are no Parquet file of this tablet are refused by the file check.
+    let mut legacy = snap.rowsets[0].clone();
+    legacy.checksums.clear();
+    let mut w = dst.e.begin_clone(&target(), false).expect("begin");
+    w.start_file(&f.rowset_id, &f.name).expect("start");
+    w.write(&junk).expect("write");
+    w.finish_file(junk.len() as u64, crc32fast::hash(&junk))
+        .expect("the bytes arrived as sent");
+    let err = dst.e.finish_clone(w, vec![legacy], 4).expect_err("junk");
     assert!(
         err.message.contains("not a whole Parquet file"),
         "{}",

@@ -10,6 +10,7 @@ mod bad_input;
 mod chaos;
 mod clients;
 mod console;
+mod corruption;
 mod docs;
 mod failover;
 mod forward;
