@@ -228,7 +228,6 @@ pub async fn serve(fe: Arc<Frontend>, listener: TcpListener) {
                     .max(1024),
                 tls: fe.tls.mysql.clone(),
                 require_secure_transport: fe.file_config.ssl_force_secure_transport,
-                ..ServerConfig::default()
             };
             let kill = Arc::new(tokio::sync::Notify::new());
             fe.register_connection(
