@@ -206,7 +206,10 @@ fn bad_rows_are_filtered_within_max_filter_ratio() {
     assert_eq!(r["NumberFilteredRows"], 5);
     assert_eq!(visible_versions(&c, "b"), ["1"]);
     let url = r["ErrorURL"].as_str().expect("ErrorURL").to_string();
-    let (code, out, _) = run_with_timeout(Command::new("curl").args(["-sS", &url]), WAIT);
+    let (code, out, _) = run_with_timeout(
+        Command::new("curl").args(["-sS", "-u", "root:", &url]),
+        WAIT,
+    );
     assert_eq!(code, Some(0));
     assert!(out.lines().count() >= 5, "{out}");
     phase!("within max_filter_ratio the good rows load");

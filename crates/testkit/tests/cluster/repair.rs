@@ -452,7 +452,7 @@ fn decommission_moves_replicas_away_then_drops_the_backend() {
     phase!("the benchmark hook is off unless fe.conf turns it on");
     let post = |query: &str| {
         let mut cmd = std::process::Command::new("curl");
-        cmd.args(["-sS", "-XPOST", "-w", "\n%{http_code}"])
+        cmd.args(["-sS", "-u", "root:", "-XPOST", "-w", "\n%{http_code}"])
             .arg(format!(
                 "http://{}:8030/api/_debug/synthetic_table{query}",
                 ip(1)
