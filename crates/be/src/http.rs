@@ -131,6 +131,12 @@ async fn require_user(
         m.contains_key(&key)
     };
     if !fresh {
+        // Just started: the leader's first heartbeat (which names it) comes within a
+        // heartbeat interval; wait for it rather than refuse.
+        let deadline = now + std::time::Duration::from_secs(10);
+        while be.master().is_none() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
         match crate::load::fe_client::check_password(&be, &user, &password, ip).await {
             Ok(Ok(())) => {
                 cache
