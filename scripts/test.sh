@@ -82,8 +82,8 @@ echo "${passed} passed, ${failed} failed"
 # A long run is scripts/fuzz.sh --time 600.
 echo "== fuzz (short)"
 fuzz_status=0
-# Built at opt-level 1 here: about 390 s instead of 540 s from clean on 2 cores, with about the
-# same runs per second for 10 s; a long run (scripts/fuzz.sh alone) keeps opt-level 3.
+# Built at opt-level 1 here: about 380 s instead of 540 s from clean on 2 cores, for fewer runs
+# in the 10 s (a smoke test); a long run (scripts/fuzz.sh alone) keeps opt-level 3.
 CARGO_PROFILE_RELEASE_OPT_LEVEL=1 ./scripts/fuzz.sh --time 10 || fuzz_status=$?
 # ---- end of fuzzing ------------------------------------------------------------------------
 
