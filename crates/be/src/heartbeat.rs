@@ -230,7 +230,7 @@ impl HeartbeatService for HeartbeatServiceImpl {
                     // Every refused heartbeat is counted; the same refusal in a row is logged
                     // once (the leader retries every few seconds).
                     if !repeated {
-                        crate::start::log_refusal(&r);
+                        r.log();
                     }
                     self.be.metrics.node_auth_refused(&r);
                 }

@@ -154,28 +154,10 @@ fn token_guard(be: &Arc<Backend>) -> TokenGuard {
     TokenGuard::new(
         move || storage.token(),
         move |r| {
-            log_refusal(r);
+            r.log();
             be.metrics.node_auth_refused(r);
         },
     )
-}
-
-/// The warning for a refused internal call.
-pub(crate) fn log_refusal(r: &auth::Refusal) {
-    let peer = r
-        .peer
-        .map(|p| p.to_string())
-        .unwrap_or_else(|| "unknown".to_string());
-    tracing::warn!(
-        %peer,
-        service = r.service,
-        method = r.method,
-        reason = r.reason.as_str(),
-        "refused an internal call from {peer} to {}/{}: {}",
-        r.service,
-        r.method,
-        r.reason.as_str()
-    );
 }
 
 fn serve_grpc(

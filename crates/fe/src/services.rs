@@ -171,7 +171,7 @@ impl MetaService for MetaServiceImpl {
                     "join refused: {}",
                     reply.error
                 );
-                crate::start::log_refusal(&r);
+                r.log();
                 fe.metrics.node_auth_refused(&r);
             }
             return Ok(Response::new(reply));

@@ -402,28 +402,10 @@ pub(crate) fn token_guard(fe: &Arc<Frontend>) -> TokenGuard {
     TokenGuard::new(
         move || Some(token.clone()),
         move |r| {
-            log_refusal(r);
+            r.log();
             fe.metrics.node_auth_refused(r);
         },
     )
-}
-
-/// The warning for a refused internal call.
-pub(crate) fn log_refusal(r: &auth::Refusal) {
-    let peer = r
-        .peer
-        .map(|p| p.to_string())
-        .unwrap_or_else(|| "unknown".to_string());
-    tracing::warn!(
-        %peer,
-        service = r.service,
-        method = r.method,
-        reason = r.reason.as_str(),
-        "refused an internal call from {peer} to {}/{}: {}",
-        r.service,
-        r.method,
-        r.reason.as_str()
-    );
 }
 
 fn spawn_servers(

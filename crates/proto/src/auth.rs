@@ -88,6 +88,26 @@ pub struct Refusal {
     pub reason: Refused,
 }
 
+impl Refusal {
+    /// Logs the refusal as a warning: the caller, the service and method, why (never a token).
+    pub fn log(&self) {
+        let peer = self
+            .peer
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "unknown".to_string());
+        tracing::warn!(
+            %peer,
+            service = self.service,
+            method = self.method,
+            reason = self.reason.as_str(),
+            "refused an internal call from {peer} to {}/{}: {}",
+            self.service,
+            self.method,
+            self.reason.as_str()
+        );
+    }
+}
+
 /// Compares two tokens in time that depends on their lengths only.
 pub fn tokens_equal(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
