@@ -105,6 +105,7 @@ impl FlightServiceImpl {
         let plan = query::decode_fragment(&ticket.fragment, &task_ctx, resolver)
             .map_err(|e| Status::invalid_argument(format!("bad plan fragment: {e}")))?;
         let plan = query::fast_decimal::rewrite_plan(plan).map_err(df_status)?;
+        let plan = query::conjunction::rewrite_plan(plan).map_err(df_status)?;
         let stream = plan.execute(0, task_ctx).map_err(df_status)?;
         tracing::debug!(
             query_id = %ticket.query_id,

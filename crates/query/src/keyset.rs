@@ -9,6 +9,7 @@
 //! DataFusion's hashed `IN` list).
 
 use std::fmt;
+use std::hash::BuildHasherDefault;
 use std::hash::Hash;
 use std::hash::Hasher;
 use std::sync::Arc;
@@ -45,12 +46,65 @@ pub struct KeySetExpr {
 /// The keys, ready for lookups.
 #[derive(Debug)]
 enum Membership {
-    /// Integer and date keys, as i64.
-    Ints(HashSet<i64>),
+    /// Integer and date keys spanning a range not much wider than their count: one bit per
+    /// value of the range, from `min`.
+    Dense { min: i64, bits: Vec<u64> },
+    /// Other integer and date keys, as i64.
+    Ints(HashSet<i64, BuildHasherDefault<IntHasher>>),
     /// String keys, as bytes.
     Strings(HashSet<Box<[u8]>>),
     /// Any other type: DataFusion's hashed IN list.
     Other(Arc<dyn PhysicalExpr>),
+}
+
+/// A hash for i64 keys (SipHash, std's default, costs more than the lookup itself; the keys
+/// come from the query's own rows, not from a peer that could pick colliding ones).
+#[derive(Default)]
+struct IntHasher(u64);
+
+impl Hasher for IntHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 =
+                (self.0.rotate_left(5) ^ u64::from(*b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+
+    fn write_i64(&mut self, v: i64) {
+        // Fibonacci hashing, folded so the high bits (hashbrown's control bytes) and the low
+        // bits (its bucket index) both depend on every bit of the key.
+        let h = (v as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = h ^ (h >> 32);
+    }
+}
+
+/// Widest range (in values) a dense key set covers per key, and at most in all.
+const DENSE_SPAN_PER_KEY: u64 = 64;
+const DENSE_MAX_SPAN: u64 = 1 << 30;
+
+/// The keys as a dense bitmap when their range is narrow enough.
+fn dense(keys: &[i64]) -> Option<Membership> {
+    let min = *keys.iter().min()?;
+    let max = *keys.iter().max()?;
+    let span = u64::try_from(i128::from(max) - i128::from(min) + 1).ok()?;
+    if span > DENSE_MAX_SPAN
+        || span
+            > (keys.len() as u64)
+                .saturating_mul(DENSE_SPAN_PER_KEY)
+                .max(4096)
+    {
+        return None;
+    }
+    let mut bits = vec![0u64; usize::try_from(span.div_ceil(64)).ok()?];
+    for &k in keys {
+        let at = (k - min) as u64;
+        bits[(at / 64) as usize] |= 1 << (at % 64);
+    }
+    Some(Membership::Dense { min, bits })
 }
 
 /// Whether keys of type `t` are looked up as i64.
@@ -141,8 +195,11 @@ impl KeySetExpr {
             let key_type = self.keys.data_type();
             if int_like(&probe_type) && int_like(key_type) {
                 let keys = as_i64(&self.keys).map_err(|e| e.to_string())?;
-                let keys = keys.as_primitive::<Int64Type>();
-                return Ok(Membership::Ints(keys.iter().flatten().collect()));
+                let keys: Vec<i64> = keys.as_primitive::<Int64Type>().iter().flatten().collect();
+                if let Some(d) = dense(&keys) {
+                    return Ok(d);
+                }
+                return Ok(Membership::Ints(keys.into_iter().collect()));
             }
             if string_like(&probe_type) && string_like(key_type) {
                 let keys = cast(&self.keys, &DataType::Utf8).map_err(|e| e.to_string())?;
@@ -198,6 +255,17 @@ impl PhysicalExpr for KeySetExpr {
         let rows = batch.num_rows();
         let found = match self.membership(batch.schema_ref())? {
             Membership::Other(in_list) => return in_list.evaluate(batch),
+            Membership::Dense { min, bits } => {
+                let probe = as_i64(&self.expr.evaluate(batch)?.into_array(rows)?)?;
+                let probe = probe.as_primitive::<Int64Type>();
+                let values = probe.values();
+                let (min, span) = (*min, bits.len() as u64 * 64);
+                let found = BooleanBuffer::collect_bool(rows, |i| {
+                    let at = values[i].wrapping_sub(min) as u64;
+                    at < span && bits[(at / 64) as usize] & (1 << (at % 64)) != 0
+                });
+                BooleanArray::new(found, probe.nulls().cloned())
+            }
             Membership::Ints(set) => {
                 let probe = as_i64(&self.expr.evaluate(batch)?.into_array(rows)?)?;
                 let probe = probe.as_primitive::<Int64Type>();
@@ -337,6 +405,40 @@ mod tests {
             evaluate(&decimals, dec(vec![150, 151, 275])),
             [Some(true), Some(false), Some(true)]
         );
+    }
+
+    #[test]
+    fn dense_and_sparse_integer_sets_answer_alike() {
+        let k: Arc<dyn PhysicalExpr> = Arc::new(Column::new("k", 0));
+        // Dense: every third value of a range; sparse: the same spread far apart, with the
+        // extremes of i64.
+        let dense_keys: Vec<i64> = (0..5000).map(|i| 1_000 + 3 * i).collect();
+        let sparse_keys: Vec<i64> = (0..5000)
+            .map(|i| i * 1_000_003)
+            .chain([i64::MIN, i64::MAX])
+            .collect();
+        for keys in [dense_keys, sparse_keys] {
+            let set = KeySetExpr::new(k.clone(), Arc::new(Int64Array::from(keys.clone())));
+            let mut probe: Vec<Option<i64>> = keys.iter().map(|&v| Some(v)).collect();
+            probe.extend(keys.iter().map(|&v| Some(v.wrapping_add(1))));
+            probe.extend([
+                None,
+                Some(i64::MIN + 1),
+                Some(i64::MAX - 1),
+                Some(0),
+                Some(-1),
+            ]);
+            let want: Vec<Option<bool>> =
+                probe.iter().map(|p| p.map(|v| keys.contains(&v))).collect();
+            let got = evaluate(&set, Arc::new(Int64Array::from(probe)));
+            assert_eq!(got, want);
+            let dense = matches!(
+                set.membership(&Schema::new(vec![Field::new("k", DataType::Int64, true)]))
+                    .expect("membership"),
+                Membership::Dense { .. }
+            );
+            assert_eq!(dense, keys[0] == 1_000, "dense only for the narrow range");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Query pieces shared by the frontend and the backend: plan fragments and their codec.
 
+pub mod conjunction;
 pub mod fast_decimal;
 pub mod fragment;
 pub mod keyset;

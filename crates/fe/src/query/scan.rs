@@ -35,6 +35,7 @@ use datafusion::logical_expr::Operator;
 use datafusion::logical_expr::TableProviderFilterPushDown;
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::ScalarFunctionExpr;
 use datafusion::physical_expr::expressions::BinaryExpr;
 use datafusion::physical_expr::expressions::CaseExpr;
 use datafusion::physical_expr::expressions::DynamicFilterPhysicalExpr;
@@ -690,6 +691,28 @@ fn to_key_sets(e: Arc<dyn PhysicalExpr>) -> DfResult<Arc<dyn PhysicalExpr>> {
                 .collect();
             if let Some(values) = values {
                 let keys = ScalarValue::iter_to_array(values)?;
+                // A multi-column join's keys, `struct(a, b) IN (...)`: one key set per column
+                // (it keeps every row the pairs keep; a backend looks up plain values much
+                // faster than structs).
+                if let Some(f) = l.expr().downcast_ref::<ScalarFunctionExpr>()
+                    && f.name() == "struct"
+                    && let Some(fields) = keys.as_any().downcast_ref::<arrow::array::StructArray>()
+                    && fields.num_columns() == f.args().len()
+                {
+                    let sets = f
+                        .args()
+                        .iter()
+                        .zip(fields.columns())
+                        .map(|(e, k)| {
+                            Arc::new(KeySetExpr::new(e.clone(), k.clone())) as Arc<dyn PhysicalExpr>
+                        })
+                        .reduce(|a, b| {
+                            Arc::new(BinaryExpr::new(a, Operator::And, b)) as Arc<dyn PhysicalExpr>
+                        });
+                    if let Some(sets) = sets {
+                        return Ok(Transformed::yes(sets));
+                    }
+                }
                 let set = KeySetExpr::new(l.expr().clone(), keys);
                 return Ok(Transformed::yes(Arc::new(set) as Arc<dyn PhysicalExpr>));
             }
@@ -1254,6 +1277,46 @@ mod tests {
             shown.starts_with("FilterExec: runtime_filter(k@0 IN (100 keys))"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn a_multi_column_key_list_travels_as_one_key_set_per_column() {
+        let schema = leaf().output_schema().expect("schema");
+        let k: Arc<dyn PhysicalExpr> = Arc::new(Column::new("k", 0));
+        let v: Arc<dyn PhysicalExpr> = Arc::new(Column::new("v", 1));
+        let pairs = ScalarFunctionExpr::try_new(
+            datafusion::functions::core::r#struct(),
+            vec![k, v],
+            &schema,
+            Arc::new(ConfigOptions::default()),
+        )
+        .expect("struct");
+        let ks: arrow::array::ArrayRef =
+            Arc::new(arrow::array::Int32Array::from_iter_values(0..40));
+        let vs: arrow::array::ArrayRef = Arc::new(arrow::array::StringArray::from_iter_values(
+            (0..40).map(|i| format!("s{}", i % 5)),
+        ));
+        let fields = match pairs.return_type() {
+            arrow::datatypes::DataType::Struct(f) => f.clone(),
+            other => panic!("{other}"),
+        };
+        let rows =
+            arrow::array::StructArray::try_new(fields, vec![ks, vs], None).expect("struct rows");
+        let list = (0..arrow::array::Array::len(&rows))
+            .map(|i| lit(ScalarValue::try_from_array(&rows, i).expect("scalar")))
+            .collect();
+        let e = in_list(Arc::new(pairs), list, &false, &schema).expect("in list");
+        let sets = to_key_sets(e).expect("sets");
+        let parts = split_conjunction(&sets);
+        assert_eq!(parts.len(), 2, "{sets}");
+        let sizes: Vec<(String, usize)> = parts
+            .iter()
+            .map(|p| {
+                let s = p.downcast_ref::<KeySetExpr>().expect("a key set");
+                (s.expr().to_string(), s.keys().len())
+            })
+            .collect();
+        assert_eq!(sizes, [("k@0".to_string(), 40), ("v@1".to_string(), 40)]);
     }
 
     #[test]
