@@ -18,6 +18,9 @@ pub enum ReadConsistency {
     Linearizable,
 }
 
+/// Most distinct join keys `runtime_join_filter_push_down_limit` may allow.
+pub const MAX_RUNTIME_FILTER_KEYS: u64 = 10_000_000;
+
 /// One session variable's definition.
 pub struct VarDef {
     /// Name.
@@ -165,6 +168,11 @@ pub const VARIABLES: &[VarDef] = &[
         name: "read_consistency",
         default: "session",
         numeric: false,
+    },
+    VarDef {
+        name: "runtime_join_filter_push_down_limit",
+        default: "20000",
+        numeric: true,
     },
     VarDef {
         name: "sql_mode",
@@ -326,6 +334,16 @@ impl Session {
                     )));
                 }
             },
+            "runtime_join_filter_push_down_limit" => match value.parse::<u64>() {
+                Ok(v) if v <= MAX_RUNTIME_FILTER_KEYS => v.to_string(),
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "Variable 'runtime_join_filter_push_down_limit' can't be set to the \
+                         value of '{value}' (distinct join keys, 0..{MAX_RUNTIME_FILTER_KEYS}; \
+                         0 = send only their bounds)"
+                    )));
+                }
+            },
             "autocommit" => match value.to_ascii_lowercase().as_str() {
                 "1" | "on" | "true" => "1".to_string(),
                 "0" | "off" | "false" => "0".to_string(),
@@ -372,6 +390,16 @@ impl Session {
             .unwrap_or(2_147_483_648)
     }
 
+    /// `runtime_join_filter_push_down_limit`: the most distinct keys a hash join sends to
+    /// the backends scanning its probe side (more: only the keys' bounds).
+    pub fn runtime_filter_max_keys(&self) -> usize {
+        self.var("runtime_join_filter_push_down_limit")
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(20_000, |v| {
+                usize::try_from(v.min(MAX_RUNTIME_FILTER_KEYS)).unwrap_or(0)
+            })
+    }
+
     /// `query_timeout` in seconds.
     pub fn query_timeout_secs(&self) -> u64 {
         self.var("query_timeout")
@@ -391,6 +419,17 @@ mod tests {
         s.set_var("READ_CONSISTENCY", "Linearizable").expect("ok");
         assert_eq!(s.read_consistency(), ReadConsistency::Linearizable);
         assert!(s.set_var("read_consistency", "eventual").is_err());
+        assert_eq!(s.runtime_filter_max_keys(), 20_000);
+        s.set_var("runtime_join_filter_push_down_limit", "250000")
+            .expect("ok");
+        assert_eq!(s.runtime_filter_max_keys(), 250_000);
+        for bad in ["-1", "x", "10000001"] {
+            let e = s
+                .set_var("runtime_join_filter_push_down_limit", bad)
+                .expect_err(bad);
+            assert!(e.message.contains("distinct join keys"), "{}", e.message);
+        }
+        assert_eq!(s.runtime_filter_max_keys(), 250_000);
         assert!(s.set_var("query_timeout", "0").is_err());
         s.set_var("query_timeout", "5").expect("ok");
         assert_eq!(s.query_timeout_secs(), 5);

@@ -334,10 +334,9 @@ pub async fn collect(
     guarded(fe, session, run).await
 }
 
-/// Most distinct keys (per join partition) a hash join sends to the scans of its probe side.
-const RUNTIME_FILTER_MAX_VALUES: usize = 20_000;
-/// Most bytes of keys (per join partition) a hash join sends to the scans of its probe side.
-const RUNTIME_FILTER_MAX_BYTES: usize = 1024 * 1024;
+/// Bytes of build-side keys (per join partition, duplicates counted) allowed per distinct key
+/// `runtime_join_filter_push_down_limit` allows: room for i64 keys seen a few times each.
+const RUNTIME_FILTER_BYTES_PER_KEY: usize = 48;
 
 /// Snapshots the tables `statement` names and plans it (logical plan, optimized).
 async fn plan(
@@ -364,8 +363,10 @@ async fn plan(
     // A hash join's build-side keys travel to the backends scanning its probe side as an IN
     // list (see scan.rs, runtime filters): much larger lists than DataFusion's in-process
     // defaults pay off when they save rows crossing the network.
-    opts.optimizer.hash_join_inlist_pushdown_max_distinct_values = RUNTIME_FILTER_MAX_VALUES;
-    opts.optimizer.hash_join_inlist_pushdown_max_size = RUNTIME_FILTER_MAX_BYTES;
+    let keys = session.runtime_filter_max_keys();
+    opts.optimizer.hash_join_inlist_pushdown_max_distinct_values = keys;
+    opts.optimizer.hash_join_inlist_pushdown_max_size =
+        keys.saturating_mul(RUNTIME_FILTER_BYTES_PER_KEY);
     let limit = usize::try_from(session.query_mem_limit()).unwrap_or(usize::MAX);
     // No spilling to this FE's disk (StarRocks's default, enable_spill = false): a query past
     // its memory limit fails with a clear error instead.
