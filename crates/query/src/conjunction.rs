@@ -211,8 +211,8 @@ impl ConjunctionExpr {
 }
 
 /// Whether evaluating `e` on any row can never raise an error: comparisons, IN lists, LIKE,
-/// NULL tests and boolean logic over columns and literals (and casts between numbers and
-/// dates, which widen).
+/// NULL tests and boolean logic over columns and literals, and casts from an integer or date
+/// to an integer or date at least as wide (never from text or to a decimal).
 fn cannot_fail(e: &Arc<dyn PhysicalExpr>, input: &Schema) -> bool {
     if e.downcast_ref::<Column>().is_some() || e.downcast_ref::<Literal>().is_some() {
         return true;
